@@ -1,0 +1,3 @@
+export * from './schema/index.js';
+export * from './data/dataset.js';
+export * from './data/errors.js';
