@@ -1,3 +1,4 @@
 export * from './schema/index.js';
 export * from './data/dataset.js';
 export * from './data/errors.js';
+export * from './data/kaggle/index.js';

@@ -1,5 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { open, mkdir, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -24,47 +23,64 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
  * Stream into a temp file, renamed onto `path` only when `produce` finishes without error;
  * on error the temp file is removed and nothing is left at `path`.
  */
-export async function streamFileAtomic(path: string, produce: (out: BufferedWriter) => Promise<void>): Promise<void> {
+export async function streamFileAtomic(path: string, produce: (sink: ByteSink) => Promise<void>): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
-  const stream = createWriteStream(tmp);
-  const writer = new BufferedWriter(stream);
+  const handle = await open(tmp, 'w');
   try {
-    await produce(writer);
-    await writer.close();
+    const sink = new ByteSink(handle);
+    await produce(sink);
+    await sink.flush();
+    await handle.close();
     await rename(tmp, path);
   } catch (err) {
-    stream.destroy();
+    await handle.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw err;
   }
 }
 
-/** Accumulates text and flushes large chunks, waiting on back-pressure. */
-export class BufferedWriter {
-  private parts: string[] = [];
-  private pending = 0;
-  constructor(private readonly stream: WriteStream, private readonly chunkChars = 1 << 20) {}
+/** Decimal ASCII of 0..255, for writing pixel lists without building strings. */
+const BYTE_DECIMALS: readonly Uint8Array[] = Array.from({ length: 256 }, (_, v) => Buffer.from(String(v), 'latin1'));
 
-  async write(text: string): Promise<void> {
-    this.parts.push(text);
-    this.pending += text.length;
-    if (this.pending >= this.chunkChars) await this.flush();
+/** A write buffer over a file handle that takes ASCII text and raw bytes. */
+export class ByteSink {
+  private readonly buffer: Buffer;
+  private used = 0;
+  constructor(private readonly handle: FileHandle, capacity = 4 << 20) {
+    this.buffer = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Make room for `n` bytes, flushing when the buffer is full. */
+  async reserve(n: number): Promise<void> {
+    if (this.used + n > this.buffer.length) await this.flush();
+    if (n > this.buffer.length) throw new Error(`ByteSink: ${n} bytes exceed the buffer`);
+  }
+
+  async text(s: string): Promise<void> {
+    const n = Buffer.byteLength(s, 'utf8');
+    await this.reserve(n);
+    this.used += this.buffer.write(s, this.used, 'utf8');
+  }
+
+  /** Space-separated decimal bytes (Kaggle's Image column). Needs reserve(values.length * 4). */
+  bytesAsDecimals(values: Uint8Array): void {
+    const buf = this.buffer;
+    let at = this.used;
+    for (let i = 0; i < values.length; i++) {
+      if (i > 0) buf[at++] = 32;
+      const digits = BYTE_DECIMALS[values[i]];
+      for (let d = 0; d < digits.length; d++) buf[at++] = digits[d];
+    }
+    this.used = at;
   }
 
   async flush(): Promise<void> {
-    if (this.pending === 0) return;
-    const chunk = this.parts.join('');
-    this.parts = [];
-    this.pending = 0;
-    if (!this.stream.write(chunk)) await new Promise<void>((resolve) => this.stream.once('drain', resolve));
-  }
-
-  async close(): Promise<void> {
-    await this.flush();
-    await new Promise<void>((resolve, reject) => {
-      this.stream.once('error', reject);
-      this.stream.end(resolve);
-    });
+    let offset = 0;
+    while (offset < this.used) {
+      const { bytesWritten } = await this.handle.write(this.buffer, offset, this.used - offset);
+      offset += bytesWritten;
+    }
+    this.used = 0;
   }
 }
