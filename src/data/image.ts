@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { InputError } from './errors.js';
 
 /** Decoded pixels, row-major, channels interleaved; 1 (grey) or 3 (sRGB) channels, alpha dropped. */
@@ -57,7 +57,7 @@ function describe(err: unknown): string {
 /** Header facts (format, stored size); InputError when the bytes are not an image libvips knows. */
 export async function readImageHeader(input: ImageInput, options: Pick<DecodeOptions, 'name'> = {}): Promise<ImageHeader> {
   const name = inputName(input, options);
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (err) {
