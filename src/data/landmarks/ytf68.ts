@@ -277,6 +277,7 @@ export async function readYtf68(root: string, options: ReadYtf68Options = {}): P
   const concurrency = options.concurrency ?? 16;
   const sizeOf = (p: Pending) => readImageHeader(join(root, p.path)).then(({ width, height }) => ({ ...p, width, height }));
   const labelledSized = await mapLimited(pending, concurrency, sizeOf);
+  unlabelledPending.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const unlabelledSized = await mapLimited(unlabelledPending, concurrency, sizeOf);
 
   const labelled: Ytf68Labelled[] = labelledSized.map((p) => {
