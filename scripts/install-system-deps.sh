@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian 12 packages fkd needs: libtorch for the training engine, PyTorch and pandas for the
+# benchmarks' peers, fonts for drawing labels. Runs apt as root, or through sudo.
+set -euo pipefail
+packages=(libtorch-dev python3-torch python3-pandas fonts-dejavu-core)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
