@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { InputError } from '../data/errors.js';
 import { registerDataCommands } from './commands/data.js';
+import { registerTrainCommands } from './commands/train.js';
 import { UsageError } from '../util/usage-error.js';
 
 /** Every verb registers itself here; a command module exports one `register…(program)` function. */
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError();
   registerDataCommands(program);
+  registerTrainCommands(program);
   return program;
 }
 

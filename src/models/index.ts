@@ -1,0 +1,3 @@
+export * from './spec.js';
+export * from './file.js';
+export * from './torch-model.js';
