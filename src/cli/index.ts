@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { InputError } from '../data/errors.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerTrainCommands } from './commands/train.js';
+import { registerRunsCommands } from './commands/runs.js';
 import { UsageError } from '../util/usage-error.js';
 
 /** Every verb registers itself here; a command module exports one `register…(program)` function. */
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerDataCommands(program);
   registerTrainCommands(program);
+  registerRunsCommands(program);
   return program;
 }
 

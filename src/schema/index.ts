@@ -10,6 +10,7 @@ export const KAGGLE15: KeypointSchema & { readonly sparsePoints: readonly number
   points: kaggle15Data.points,
   flipPairs: kaggle15Data.flipPairs.map(([a, b]) => [a, b] as const),
   colours: kaggle15Data.colours,
+  normalisingPair: [kaggle15Data.normalisingPair[0], kaggle15Data.normalisingPair[1]],
   sparsePoints: kaggle15Data.sparsePoints,
 };
 
@@ -33,6 +34,7 @@ export const IBUG68: KeypointSchema = {
   points: ibug.points,
   flipPairs: ibug68Data.flipPairs.map(([a, b]) => [a, b] as const),
   colours: ibug.colours,
+  normalisingPair: [ibug68Data.normalisingPair[0], ibug68Data.normalisingPair[1]],
 };
 
 /** A linear point mapping between schemas: each target point is the mean of some source points. */

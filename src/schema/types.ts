@@ -6,6 +6,8 @@ export interface KeypointSchema {
   readonly flipPairs: readonly (readonly [number, number])[];
   /** Display colour (CSS name) per point, for drawing. */
   readonly colours: readonly string[];
+  /** Points whose distance normalises errors (NME): the outer eye corners, as in 300-W. */
+  readonly normalisingPair: readonly [number, number];
 }
 
 /** Flip permutation: output point i takes the value of input point perm[i]. */
