@@ -3,6 +3,8 @@ import { InputError } from '../data/errors.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerTrainCommands } from './commands/train.js';
 import { registerRunsCommands } from './commands/runs.js';
+import { registerExportCommands } from './commands/export.js';
+import { registerPredictCommands } from './commands/predict.js';
 import { UsageError } from '../util/usage-error.js';
 
 /** Every verb registers itself here; a command module exports one `register…(program)` function. */
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
   registerDataCommands(program);
   registerTrainCommands(program);
   registerRunsCommands(program);
+  registerExportCommands(program);
+  registerPredictCommands(program);
   return program;
 }
 

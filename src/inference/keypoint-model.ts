@@ -21,6 +21,8 @@ export interface KeypointModelOptions {
 export interface PredictOptions {
   /** Also predict each face mirrored, un-mirror that prediction and average the two. */
   flipTta?: boolean;
+  /** Called after each batch with faces done so far and the total. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Pixel value to network input, as the engine computes it: float32(v) / 255. */
@@ -102,12 +104,12 @@ export class KeypointModel {
     if (options.flipTta && !this.flip) {
       return Promise.reject(new Error(`flip TTA needs the keypoint schema's flip pairs; schema "${this.info.schema}" is unknown to this fkd`));
     }
-    const run = this.queue.then(() => this.predictAll(faces, faces.length / pixels, options.flipTta === true));
+    const run = this.queue.then(() => this.predictAll(faces, faces.length / pixels, options.flipTta === true, options.onProgress));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async predictAll(faces: Uint8Array, count: number, flipTta: boolean): Promise<Float64Array> {
+  private async predictAll(faces: Uint8Array, count: number, flipTta: boolean, onProgress?: PredictOptions['onProgress']): Promise<Float64Array> {
     const coords = this.pointCount * 2;
     const result = new Float64Array(count * coords);
     for (let begin = 0; begin < count; begin += this.batchSize) {
@@ -115,6 +117,7 @@ export class KeypointModel {
       const images = this.fillInput(faces, begin, n, flipTta);
       const output = await this.run(images);
       this.decode(output, begin, n, flipTta, result);
+      onProgress?.(begin + n, count);
     }
     return result;
   }
