@@ -17,7 +17,7 @@ import type { Activation, LayerSpec, ModelSpec } from '../../models/spec.js';
 import { attr, GraphBuilder } from './graph-builder.js';
 import { INPUT_NAME, metadataProps, OUTPUT_NAME } from './metadata.js';
 import { DataType, encodeGraph, encodeModel, type Dimension, type ValueInfoProto } from './proto.js';
-import { WeightTable } from './weight-table.js';
+import { WeightMismatchError, WeightTable } from './weight-table.js';
 
 export const ONNX_OPSET = 13;
 /** ONNX IR version 8 (ONNX 1.10+); opset 13 needs at least 7. */
@@ -235,6 +235,24 @@ class SpecExporter {
   }
 }
 
+/** The graph's nodes and initializers and its last value; every problem is an ExportError. */
+function buildGraph(spec: ModelSpec, weights: readonly NativeTensor[]): { graph: GraphBuilder; last: Value } {
+  try {
+    const table = new WeightTable(weights);
+    const exporter = new SpecExporter(table);
+    const input: Value = { name: exporter.graph.fresh(INPUT_NAME), shape: [1, spec.inputSize, spec.inputSize] };
+    const last = exporter.layers(spec.layers, input, new Map(), '', '');
+    if (!sameShape(last.shape, [spec.outputs])) {
+      throw new ExportError(`the network's output per face is [${last.shape.join(', ')}] but ${spec.outputs} values are expected`);
+    }
+    table.assertAllUsed();
+    return { graph: exporter.graph, last };
+  } catch (err) {
+    if (err instanceof WeightMismatchError) throw new ExportError(err.message);
+    throw err;
+  }
+}
+
 function tensorValueInfo(name: string, dims: Dimension[], docString: string): ValueInfoProto {
   return { name, docString, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims } } } };
 }
@@ -247,15 +265,7 @@ export function exportOnnx(spec: ModelSpec, weights: readonly NativeTensor[], me
   if (spec.outputs !== metadata.pointCount * 2) {
     throw new ExportError(`the spec has ${spec.outputs} outputs but the metadata says ${metadata.pointCount} keypoints`);
   }
-  const table = new WeightTable(weights);
-  const exporter = new SpecExporter(table);
-  const input: Value = { name: exporter.graph.fresh(INPUT_NAME), shape: [1, spec.inputSize, spec.inputSize] };
-  const last = exporter.layers(spec.layers, input, new Map(), '', '');
-  if (!sameShape(last.shape, [spec.outputs])) {
-    throw new ExportError(`the network's output per face is [${last.shape.join(', ')}] but ${spec.outputs} values are expected`);
-  }
-  table.assertAllUsed();
-  const graph = exporter.graph;
+  const { graph, last } = buildGraph(spec, weights);
   graph.nodes.push({ name: 'output', opType: 'Identity', input: [last.name], output: [graph.fresh(OUTPUT_NAME)], attribute: [] });
 
   const batch: Dimension = { dimParam: 'batch' };
