@@ -3,6 +3,7 @@ import { InputError } from '../data/errors.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerTrainCommands } from './commands/train.js';
 import { registerRunsCommands } from './commands/runs.js';
+import { registerEvaluateCommands } from './commands/evaluate.js';
 import { registerExportCommands } from './commands/export.js';
 import { registerPredictCommands } from './commands/predict.js';
 import { UsageError } from '../util/usage-error.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerDataCommands(program);
   registerTrainCommands(program);
   registerRunsCommands(program);
+  registerEvaluateCommands(program);
   registerExportCommands(program);
   registerPredictCommands(program);
   return program;

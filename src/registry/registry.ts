@@ -186,6 +186,12 @@ export class Registry {
     return matches.length === 1 ? this.getRun(matches[0]) : undefined;
   }
 
+  /** The newest run recorded with this run directory. */
+  findRunByDir(runDir: string): RunRecord | undefined {
+    const id = this.db.prepare('SELECT id FROM runs WHERE run_dir = ? ORDER BY created_at DESC LIMIT 1').pluck().get(runDir) as string | undefined;
+    return id ? this.getRun(id) : undefined;
+  }
+
   getRun(id: string): RunRecord | undefined {
     const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     if (!row) return undefined;
