@@ -89,3 +89,30 @@ test('fkd runs ls / show / compare read the SQLite file; compare draws the curve
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /no run "nope"/);
 });
+
+test('fkd runs add records a run directory made without the registry, with its data checksum; twice = same run', async (t) => {
+  const dir = await tempDir(t);
+  const runDir = join(dir, 'run-a');
+  const train = join(dir, 'training.csv');
+  await writeFile(train, 'x\n');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(runDir);
+  await writeFile(join(runDir, 'config.json'), JSON.stringify({ name: 'old-run', model: 'model15', seed: 7, data: { train } }));
+  await writeFile(join(runDir, 'metrics.json'), JSON.stringify([{ epoch: 1, learningRate: 0.001, trainRmse: 5, devRmse: 4, seconds: 1, imagesPerSecond: 9 }, { epoch: 2, learningRate: 0.001, trainRmse: 3, devRmse: 2.5, seconds: 1, imagesPerSecond: 9 }]));
+  const path = join(dir, 'registry.sqlite');
+  const first = await runCli(['runs', '--registry', path, 'add', runDir]);
+  assert.equal(first.code, 0, first.stderr);
+  const again = await runCli(['runs', '--registry', path, 'add', runDir]);
+  assert.equal(again.code, 0, again.stderr);
+  const registry = Registry.open(path);
+  t.after(() => registry.close());
+  const runs = registry.listRuns();
+  assert.equal(runs.length, 1);
+  assert.equal(runs[0].model, 'model15');
+  assert.equal(runs[0].seed, 7);
+  assert.equal(runs[0].results.dev.rmse, 2.5);
+  assert.equal(runs[0].data[0].sha256, createHash('sha256').update('x\n').digest('hex'));
+  const bad = await runCli(['runs', '--registry', path, 'add', dir]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /config\.json: not found/);
+});

@@ -1,2 +1,3 @@
 export * from './registry.js';
 export * from './provenance.js';
+export * from './record.js';

@@ -5,6 +5,7 @@ import { UsageError } from '../../util/usage-error.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { learningCurvesSpec, vegaLiteToPng } from '../../viz/charts.js';
 import { formatTable } from '../table.js';
+import { recordRunDirectory } from '../../registry/record.js';
 
 const fmt = (v: number | undefined, digits = 3): string => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
 
@@ -71,6 +72,21 @@ export function registerRunsCommands(program: Command): void {
             all.map((r) => [r.id, r.name, r.kind, r.model ?? '-', r.status, String(r.epochs.length), fmt(bestDev(r)), fmt(r.results.test?.rmse), r.createdAt.slice(0, 19).replace('T', ' ')]),
           ) + '\n',
         );
+      } finally {
+        registry.close();
+      }
+    });
+
+  runs
+    .command('add')
+    .description('Record a finished run directory trained without the registry (elsewhere, or before it existed)')
+    .argument('<run-dir>', 'training run directory (config.json, metrics.json, best.fkd)')
+    .option('--name <name>', 'name to record (default: the config\'s name)')
+    .action(async (runDir: string, options: { name?: string }) => {
+      const registry = openRegistry(registryOption());
+      try {
+        const id = await recordRunDirectory(registry, runDir, { name: options.name });
+        process.stdout.write(`recorded ${runDir} as run ${id} in ${registry.path}\n`);
       } finally {
         registry.close();
       }
