@@ -102,6 +102,11 @@ function evaluate(results: readonly ImageResult[], mapping: BoxMapping) {
   };
 }
 
+/** Indented JSON with arrays of numbers or strings kept on one line. */
+function formatJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(/\[\n\s*((?:(?:-?[\d.e+-]+|"[^"\n]*"),?\n\s*)+)\]/g, (_, body: string) => `[${body.trim().split(/,\n\s*/).join(', ')}]`) + '\n';
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { variant: { type: 'string', default: 'back' }, check: { type: 'boolean', default: false } } });
   const variant = values.variant as BlazeFaceVariant;
@@ -120,11 +125,11 @@ async function main(): Promise<void> {
   }
   await detector.close();
 
+  const file = JSON.parse(readFileSync(MAPPING_FILE, 'utf8')) as { about: string; variants: Record<string, Record<string, unknown>> };
   let mapping: BoxMapping;
   let stored: Record<string, unknown> = {};
   if (values.check) {
-    stored = JSON.parse(readFileSync(MAPPING_FILE, 'utf8'));
-    mapping = parseBoxMapping(stored.mapping, MAPPING_FILE);
+    mapping = parseBoxMapping(file.variants[variant]?.mapping, `${MAPPING_FILE}, variants.${variant}`);
   } else {
     const paired = trainingSamples(results.train!);
     const first = fitBoxMapping(paired);
@@ -142,8 +147,6 @@ async function main(): Promise<void> {
     mapping = { features: fit.mapping.features, cx: fit.mapping.cx.map((c) => round(c, 6)), cy: fit.mapping.cy.map((c) => round(c, 6)), s: fit.mapping.s.map((c) => round(c, 6)) };
     const residual = (r: { rms: number; maxAbs: number }) => ({ rms: round(r.rms), max_abs: round(r.maxAbs) });
     stored = {
-      about: 'Detector box and landmarks → YTF-15 protocol box; see box-mapping.ts. Written by scripts/fit-box-mapping.ts.',
-      detector: `blazeface-${variant}`,
       fitted_on: {
         split: 'ytf68 train (labelled)',
         images: results.train!.length,
@@ -170,7 +173,8 @@ async function main(): Promise<void> {
 
   if (!values.check) {
     stored.evaluation = { rule: `found = a detection whose mapped protocol box has IoU >= ${DETECTION_IOU} with the true one`, ...evaluation };
-    writeFileSync(MAPPING_FILE, JSON.stringify(stored, null, 2) + '\n');
+    file.variants[variant] = stored;
+    writeFileSync(MAPPING_FILE, formatJson(file));
     process.stderr.write(`wrote ${MAPPING_FILE}\n`);
   }
 }

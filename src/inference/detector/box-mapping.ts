@@ -2,7 +2,7 @@
  * From the detector's box and landmarks to the YTF-15 protocol box (the square the keypoint
  * models were trained on: side 1.25 · max extent of the 68 points, centred on their bounding
  * box). A linear model in scale-free features, fitted by least squares on the ytf68 train
- * split (scripts/fit-box-mapping.ts), stored in box-mapping.json:
+ * split (scripts/fit-box-mapping.ts), stored in box-mapping.json (one per detector variant):
  *
  *   cx = bx + D · Σ a_i f_i      cy = by + D · Σ b_i f_i      s = D · Σ c_i f_i
  *
@@ -11,6 +11,7 @@
  * depend on its size in pixels, and the fit's residuals are relative to the face).
  */
 import type { FaceBox } from '../../data/crop.js';
+import type { BlazeFaceVariant } from './blazeface-model.js';
 import fitted from './box-mapping.json' with { type: 'json' };
 
 export interface DetectorBox {
@@ -109,5 +110,8 @@ export function parseBoxMapping(json: unknown, source: string): BoxMapping {
   return { features: m.features!, cx: m.cx!, cy: m.cy!, s: m.s! };
 }
 
-/** The mapping fitted on the ytf68 train split. */
-export const DEFAULT_BOX_MAPPING: BoxMapping = parseBoxMapping(fitted.mapping, 'box-mapping.json');
+/** The mappings fitted on the ytf68 train split, one per BlazeFace variant. */
+export const FITTED_BOX_MAPPINGS: Readonly<Record<BlazeFaceVariant, BoxMapping>> = {
+  back: parseBoxMapping(fitted.variants.back.mapping, 'box-mapping.json, variants.back'),
+  front: parseBoxMapping(fitted.variants.front.mapping, 'box-mapping.json, variants.front'),
+};

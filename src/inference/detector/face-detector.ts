@@ -10,7 +10,7 @@ import type { FaceBox } from '../../data/crop.js';
 import { anchorCount, BLAZEFACE_MODELS, type BlazeFaceModel, type BlazeFaceVariant } from './blazeface-model.js';
 import { decodeAnchors, weightedNms, type GridOutput, type RawDetection } from './decode.js';
 import { inputToImage, letterbox, type LetterboxTransform } from './letterbox.js';
-import { DEFAULT_BOX_MAPPING, mapToProtocolBox, type BoxMapping } from './box-mapping.js';
+import { FITTED_BOX_MAPPINGS, mapToProtocolBox, type BoxMapping } from './box-mapping.js';
 
 /** A point in image pixels (0-based, pixel centres at integers). */
 export interface Point {
@@ -52,7 +52,7 @@ export interface FaceDetectorOptions {
   readonly iouThreshold?: number;
   /** onnxruntime intra-op threads (default 2: the project's machines have two cores). */
   readonly threads?: number;
-  /** Detector output → protocol box (default: the fitted box-mapping.json). */
+  /** Detector output → protocol box (default: the variant's mapping in box-mapping.json). */
   readonly boxMapping?: BoxMapping;
 }
 
@@ -113,7 +113,7 @@ export class FaceDetector {
       throw new ModelLoadError(file, `not a valid ONNX model (${describe(err)})`);
     }
     checkSignature(session, model, file);
-    const detector = new FaceDetector(session, model, options.scoreThreshold ?? model.defaultScoreThreshold, options.iouThreshold ?? 0.3, options.boxMapping ?? DEFAULT_BOX_MAPPING);
+    const detector = new FaceDetector(session, model, options.scoreThreshold ?? model.defaultScoreThreshold, options.iouThreshold ?? 0.3, options.boxMapping ?? FITTED_BOX_MAPPINGS[model.name]);
     return detector;
   }
 
