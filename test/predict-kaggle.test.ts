@@ -12,7 +12,7 @@ import { decodeModelWithOpaqueGraph, encodeModel } from '../src/inference/onnx/p
 import { KeypointModel } from '../src/inference/keypoint-model.js';
 import { validateModelSpec } from '../src/models/spec.js';
 import { DEFAULT_MODEL } from '../src/cli/commands/predict.js';
-import { runCli, sharedData } from './helpers.js';
+import { runCli, sharedData, tempDir } from './helpers.js';
 import { randomTorchModel, testFaces } from './onnx-fixtures.js';
 
 const KAGGLE_TEST_IMAGES = 1783;
@@ -125,9 +125,33 @@ test('fkd predict --kaggle --flip-tta: a valid submission that differs from the 
   assert.ok(b.values.some((v, i) => Math.abs(v - a.values[i]) > 1e-3));
 });
 
-test('fkd predict: foreign, truncated, missing or absent default models, and a lookup asking for unknown images → exit 2, one line, nothing written', async (t) => {
-  const f = await fixture(t);
-  if (!f) return;
+/** A small Kaggle-layout set that needs no shared data: 12 faces, ImageIds 1..12, a lookup asking for some of them. */
+async function smallFixture(t: TestContext): Promise<{ dir: string; model: string; testCsv: string; lookup: string }> {
+  const dir = await tempDir(t);
+  const { faces } = await testFaces(12);
+  const testCsv = join(dir, 'test.csv');
+  await writeKaggleTest(testCsv, { size: 12, imageIds: Int32Array.from({ length: 12 }, (_, i) => i + 1), images: faces });
+  const lookup = join(dir, 'IdLookupTable.csv');
+  const rows = Array.from({ length: 12 }, (_, i) => `${2 * i + 1},${i + 1},left_eye_center_x\r\n${2 * i + 2},${i + 1},nose_tip_y\r\n`);
+  await writeFile(lookup, `RowId,ImageId,FeatureName,Location\r\n${rows.join('')}`);
+  const torch = randomTorchModel(SPEC, 22);
+  const model = join(dir, 'model.onnx');
+  await writeFile(model, exportOnnx(torch.spec, torch.native.getState(), torch.metadata));
+  return { dir, model, testCsv, lookup };
+}
+
+test('fkd predict --kaggle on a small set: the rows the lookup asks for, nothing else', async (t) => {
+  const f = await smallFixture(t);
+  const out = join(f.dir, 'submission.csv');
+  const result = await runCli(['predict', '--kaggle', f.testCsv, '--lookup', f.lookup, '--out', out, '--model', f.model, '--batch-size', '5', '--threads', '1']);
+  assert.equal(result.code, 0, result.stderr);
+  const { rowIds, values } = parseSubmission(await readFile(out, 'utf8'));
+  assert.deepEqual(rowIds, Array.from({ length: 24 }, (_, i) => i + 1));
+  assert.ok(values.every((v) => v >= 0 && v <= 96));
+});
+
+test('fkd predict: foreign, truncated, missing or absent default models, bad options, a lookup asking for unknown images → exit 2, one line, nothing written', async (t) => {
+  const f = await smallFixture(t);
   const bytes = await readFile(f.model);
   const parsed = decodeModelWithOpaqueGraph(bytes);
   const foreign = join(f.dir, 'foreign.onnx');
@@ -137,8 +161,8 @@ test('fkd predict: foreign, truncated, missing or absent default models, and a l
   );
   const truncated = join(f.dir, 'truncated.onnx');
   await writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length * 0.7)));
-  const smallLookup = join(f.dir, 'lookup.csv');
-  await writeFile(smallLookup, 'RowId,ImageId,FeatureName,Location\r\n1,1,left_eye_center_x\r\n2,5000,nose_tip_y\r\n');
+  const badLookup = join(f.dir, 'lookup.csv');
+  await writeFile(badLookup, 'RowId,ImageId,FeatureName,Location\r\n1,1,left_eye_center_x\r\n2,5000,nose_tip_y\r\n');
 
   const out = join(f.dir, 'submission.csv');
   const base = ['predict', '--kaggle', f.testCsv, '--out', out];
@@ -146,7 +170,8 @@ test('fkd predict: foreign, truncated, missing or absent default models, and a l
     [[...base, '--lookup', f.lookup, '--model', foreign], /foreign\.onnx: not an fkd keypoint model/],
     [[...base, '--lookup', f.lookup, '--model', truncated], /truncated\.onnx: .*(corrupt|truncated)/],
     [[...base, '--lookup', f.lookup, '--model', join(f.dir, 'absent.onnx')], /absent\.onnx: no such file/],
-    [[...base, '--lookup', smallLookup, '--model', f.model], /lookup\.csv: RowId 2 asks for ImageId 5000, which .*test\.csv does not have/],
+    [[...base, '--lookup', badLookup, '--model', f.model], /lookup\.csv: RowId 2 asks for ImageId 5000, which .*test\.csv does not have/],
+    [[...base, '--lookup', f.lookup, '--model', f.model, '--batch-size', '0'], /--batch-size must be an integer from 1/],
     [['predict', '--kaggle', f.testCsv, '--model', f.model], /--kaggle needs --lookup/],
     [['predict', 'photo.jpg', '--kaggle', f.testCsv, '--lookup', f.lookup, '--out', out, '--model', f.model], /either photo files or --kaggle/],
     [['predict'], /nothing to predict/],
