@@ -5,6 +5,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeypointModel } from '../src/inference/keypoint-model.js';
 import { validateModelSpec } from '../src/models/spec.js';
+import { exportOnnx } from '../src/inference/onnx/export.js';
+import { compareWithEngine, VERIFY_TOLERANCE_PX } from '../src/inference/onnx/verify.js';
 import { RunDirectory } from '../src/training/run-directory.js';
 import { runCli, tempDir } from './helpers.js';
 import { maxAbsDiff, randomTorchModel, testFaces } from './onnx-fixtures.js';
@@ -23,15 +25,16 @@ const SPEC = validateModelSpec({
   ],
 });
 
-test('fkd export MODEL --onnx: the ONNX model predicts what the model file predicts', async (t) => {
+test('fkd export MODEL --onnx --verify: the ONNX model predicts what the model file predicts', async (t) => {
   const dir = await tempDir(t);
   const torch = randomTorchModel(SPEC, 9);
   const modelFile = join(dir, 'model.fkd');
   await torch.save(modelFile);
   const onnx = join(dir, 'out', 'model.onnx');
-  const result = await runCli(['export', modelFile, '--onnx', onnx]);
+  const result = await runCli(['export', modelFile, '--onnx', onnx, '--verify']);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /wrote .*model\.onnx: cli-test from .*model\.fkd, 15 kaggle15 keypoints, ONNX opset 13/);
+  assert.match(result.stdout, /verified against libtorch: max difference \d\.\de[-+]\d+ px/);
 
   const { faces } = await testFaces(20);
   const model = await KeypointModel.load(onnx, { threads: 2 });
@@ -90,4 +93,16 @@ test('fkd export: a missing source, a run without a best model, a file that is n
   const noTarget = await runCli(['export', notModel]);
   assert.notEqual(noTarget.code, 0);
   assert.match(noTarget.stderr, /--onnx/);
+});
+
+test('the --verify comparison tells a matching export from a mismatched one', async () => {
+  const a = randomTorchModel(SPEC, 30);
+  const b = randomTorchModel(SPEC, 31);
+  const onnxOfA = await KeypointModel.fromBytes(exportOnnx(a.spec, a.native.getState(), a.metadata), 'a.onnx', { threads: 2 });
+  try {
+    assert.ok((await compareWithEngine(a.contents(), 'a.fkd', onnxOfA)) < VERIFY_TOLERANCE_PX);
+    assert.ok((await compareWithEngine(b.contents(), 'b.fkd', onnxOfA)) > VERIFY_TOLERANCE_PX);
+  } finally {
+    await onnxOfA.close();
+  }
 });

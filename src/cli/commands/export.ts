@@ -1,11 +1,16 @@
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { InputError } from '../../data/errors.js';
 import { readModelFile, type ModelFileContents } from '../../models/file.js';
 import { RunDirectory } from '../../training/run-directory.js';
 import { exportOnnx, ExportError, ONNX_OPSET } from '../../inference/onnx/export.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { UsageError } from '../../util/usage-error.js';
+import { compareWithEngine, VERIFY_TOLERANCE_PX } from '../../inference/onnx/verify.js';
+import type { KeypointModel } from '../../inference/keypoint-model.js';
+import { nativeEngine } from '../../engine/native.js';
 
 /** A run directory's best model, or a model (or checkpoint) file itself. */
 async function readSource(source: string): Promise<{ file: string; contents: ModelFileContents }> {
@@ -19,13 +24,28 @@ async function readSource(source: string): Promise<{ file: string; contents: Mod
   return { file, contents: await readModelFile(file) };
 }
 
+/** The export's largest difference from the engine; an error when the engine is missing or they disagree. */
+async function verify(contents: ModelFileContents, file: string, onnx: KeypointModel): Promise<number> {
+  try {
+    nativeEngine();
+  } catch (err) {
+    throw new UsageError(`--verify needs the libtorch engine: ${(err as Error).message}`);
+  }
+  const difference = await compareWithEngine(contents, file, onnx);
+  if (!(difference <= VERIFY_TOLERANCE_PX)) {
+    throw new InputError({ file }, `the ONNX export differs from the libtorch engine by ${difference} px (tolerance ${VERIFY_TOLERANCE_PX} px); nothing written`);
+  }
+  return difference;
+}
+
 export function registerExportCommands(program: Command): void {
   program
     .command('export')
     .description('Export a trained model (a run directory\'s best model, or a model file) for inference')
     .argument('<source>', 'run directory (its best.fkd) or model file (.fkd)')
     .requiredOption('--onnx <file>', 'ONNX file to write (opset 13, dynamic batch, fkd metadata)')
-    .action(async (source: string, options: { onnx: string }) => {
+    .option('--verify', `also run test faces through the libtorch engine and onnxruntime; fail unless they agree within ${VERIFY_TOLERANCE_PX} px`)
+    .action(async (source: string, options: { onnx: string; verify?: boolean }) => {
       const { file, contents } = await readSource(source);
       let bytes: Uint8Array;
       try {
@@ -36,12 +56,17 @@ export function registerExportCommands(program: Command): void {
       }
       // Written only once onnxruntime has loaded it: a file that exists is one that runs.
       const { KeypointModel } = await import('../../inference/keypoint-model.js');
-      const check = await KeypointModel.fromBytes(bytes, options.onnx, { threads: 1 });
-      await check.close();
+      const check = await KeypointModel.fromBytes(bytes, options.onnx, { threads: options.verify ? availableParallelism() : 1 });
+      let verified = '';
+      try {
+        if (options.verify) verified = `; verified against libtorch: max difference ${(await verify(contents, file, check)).toExponential(1)} px`;
+      } finally {
+        await check.close();
+      }
       await writeFileAtomic(options.onnx, bytes);
       const name = contents.spec.name ?? 'model';
       process.stdout.write(
-        `wrote ${options.onnx}: ${name} from ${file}, ${contents.metadata.pointCount} ${contents.metadata.schema} keypoints, ONNX opset ${ONNX_OPSET}, ${(bytes.length / 1e6).toFixed(1)} MB\n`,
+        `wrote ${options.onnx}: ${name} from ${file}, ${contents.metadata.pointCount} ${contents.metadata.schema} keypoints, ONNX opset ${ONNX_OPSET}, ${(bytes.length / 1e6).toFixed(1)} MB${verified}\n`,
       );
     });
 }
