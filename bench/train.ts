@@ -44,7 +44,8 @@ function syntheticData(): { images: Uint8Array; keypoints: Float32Array } {
   return { images, keypoints };
 }
 
-async function fkdImagesPerSecond(): Promise<number> {
+/** Wall-clock images per second, and images per CPU-second (less sensitive to other load on the machine). */
+async function fkdImagesPerSecond(): Promise<{ img_s: number; img_per_cpu_s: number }> {
   setEngineThreads(threads);
   const engine = nativeEngine();
   const { images, keypoints } = syntheticData();
@@ -53,12 +54,14 @@ async function fkdImagesPerSecond(): Promise<number> {
   model.native.setOptimizer({ type: 'adam', learningRate: 1e-3 });
   await model.native.trainEpoch(data, { epoch: 0, batchSize: batch }); // warm-up, as in the peer
   const started = process.hrtime.bigint();
+  const cpuStarted = process.cpuUsage();
   let done = 0;
   for (let epoch = 1; epoch <= epochs; epoch++) done += (await model.native.trainEpoch(data, { epoch, batchSize: batch })).images;
-  return done / (Number(process.hrtime.bigint() - started) / 1e9);
+  const cpu = process.cpuUsage(cpuStarted);
+  return { img_s: done / (Number(process.hrtime.bigint() - started) / 1e9), img_per_cpu_s: done / ((cpu.user + cpu.system) / 1e6) };
 }
 
-function torchImagesPerSecond(): { img_s: number; torch: string; peak_rss_mb: number } {
+function torchImagesPerSecond(): { img_s: number; img_per_cpu_s: number; torch: string; peak_rss_mb: number } {
   const args = [join(PACKAGE_ROOT, 'bench', 'train_torch.py'), '--threads', String(threads), '--batch', String(batch), '--images', String(imageCount), '--epochs', String(epochs)];
   if (channelsLast) args.push('--channels-last');
   const out = execFileSync(values.python!, args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
@@ -71,23 +74,31 @@ console.log(`reference net, batch ${batch}, ${threads} threads, ${imageCount} sy
 console.log(`fkd libtorch ${nativeEngine().libtorchVersion()}`);
 const fkdRuns: number[] = [];
 const torchRuns: number[] = [];
+const fkdCpuRuns: number[] = [];
+const torchCpuRuns: number[] = [];
 let torchVersion = '';
 let torchPeak = 0;
 // Alternate the two so that load from other processes hits both alike.
 for (let r = 0; r < repeats; r++) {
-  fkdRuns.push(await fkdImagesPerSecond());
+  const ours = await fkdImagesPerSecond();
+  fkdRuns.push(ours.img_s);
+  fkdCpuRuns.push(ours.img_per_cpu_s);
   const peer = torchImagesPerSecond();
   torchRuns.push(peer.img_s);
+  torchCpuRuns.push(peer.img_per_cpu_s);
   torchVersion = peer.torch;
   torchPeak = Math.max(torchPeak, peer.peak_rss_mb);
-  console.log(`  repeat ${r + 1}: fkd ${fkdRuns[r].toFixed(1)} img/s, PyTorch ${torchRuns[r].toFixed(1)} img/s`);
+  console.log(
+    `  repeat ${r + 1}: fkd ${fkdRuns[r].toFixed(1)} img/s (${fkdCpuRuns[r].toFixed(1)} per CPU-s), PyTorch ${torchRuns[r].toFixed(1)} img/s (${torchCpuRuns[r].toFixed(1)} per CPU-s)`,
+  );
 }
 const fkd = median(fkdRuns);
 const torch = median(torchRuns);
 const peakRssMb = process.resourceUsage().maxRSS / 1024;
 console.log(`fkd:     ${fkd.toFixed(1)} img/s (median)`);
 console.log(`PyTorch: ${torch.toFixed(1)} img/s (median, torch ${torchVersion}, peak RSS ${torchPeak.toFixed(0)} MB)`);
-console.log(`ratio fkd/PyTorch: ${(fkd / torch).toFixed(3)}`);
+const cpuRatio = median(fkdCpuRuns) / median(torchCpuRuns);
+console.log(`ratio fkd/PyTorch: ${(fkd / torch).toFixed(3)} wall-clock, ${cpuRatio.toFixed(3)} per CPU-second`);
 console.log(
   JSON.stringify({
     fkd_img_s: Number(fkd.toFixed(2)),
@@ -95,6 +106,9 @@ console.log(
     ratio: Number((fkd / torch).toFixed(4)),
     peak_rss_mb: Number(peakRssMb.toFixed(1)),
     torch_peak_rss_mb: Number(torchPeak.toFixed(1)),
+    fkd_img_per_cpu_s: Number(median(fkdCpuRuns).toFixed(2)),
+    torch_img_per_cpu_s: Number(median(torchCpuRuns).toFixed(2)),
+    cpu_ratio: Number(cpuRatio.toFixed(4)),
     threads,
     batch,
     channels_last: channelsLast,

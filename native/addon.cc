@@ -488,6 +488,7 @@ Napi::Value SetThreadCount(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  fkd::installCachingAllocator();
   Napi::Function dataset = DatasetWrap::Define(env);
   datasetConstructor = new Napi::FunctionReference(Napi::Persistent(dataset));
   exports.Set("NativeDataset", dataset);

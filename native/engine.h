@@ -155,6 +155,10 @@ void setThreadCount(int threads);
 int threadCount();
 void applyThreadCount();
 
+// Replaces libtorch's CPU allocator with one that reuses freed blocks (FKD_CPU_CACHE_MB caps the
+// cache, default 4096; 0 keeps libtorch's allocator). Called once when the addon loads.
+void installCachingAllocator();
+
 std::string libtorchVersion();
 bool cudaAvailable();
 
