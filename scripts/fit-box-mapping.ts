@@ -2,24 +2,26 @@
  * Fit the detector → protocol box mapping on the ytf68 train split, evaluate it on dev and
  * test, and write src/inference/detector/box-mapping.json.
  *
- *   node --import tsx scripts/fit-box-mapping.ts [--variant back|front] [--check]
+ *   node --import tsx scripts/fit-box-mapping.ts [--variant back|front]   fit one network's mapping
+ *   node --import tsx scripts/fit-box-mapping.ts --check                  evaluate the default detector
  *
- * --check evaluates the stored mapping instead of fitting a new one (writes nothing).
+ * --check runs the detector as shipped (all default networks, stored mappings) on dev and test
+ * and writes nothing.
  * Detection rate: a labelled image counts as found when one of its detections' predicted
  * protocol squares overlaps the true one with IoU ≥ 0.5 (protocol-match.ts).
  */
 import { writeFileSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeImage } from '../src/data/image.js';
 import type { FaceBox } from '../src/data/crop.js';
 import { readYtf68, type Ytf68Labelled, type Ytf68Split } from '../src/data/landmarks/ytf68.js';
 import { findDataDir, PACKAGE_ROOT } from '../src/util/paths.js';
-import { FaceDetector, type DetectedFace } from '../src/inference/detector/face-detector.js';
-import { mapToProtocolBox, parseBoxMapping, type BoxMapping } from '../src/inference/detector/box-mapping.js';
+import { DEFAULT_VARIANTS, FaceDetector, type DetectedFace } from '../src/inference/detector/face-detector.js';
+import { mapToProtocolBox, type BoxMapping } from '../src/inference/detector/box-mapping.js';
 import { fitBoxMapping, type MappingSample } from '../src/inference/detector/fit-mapping.js';
 import { bestMatch, boxErrors, DETECTION_IOU, squareIou } from '../src/inference/detector/protocol-match.js';
-import type { BlazeFaceVariant } from '../src/inference/detector/blazeface-model.js';
+import { BLAZEFACE_MODELS, type BlazeFaceVariant } from '../src/inference/detector/blazeface-model.js';
 
 const MAPPING_FILE = resolve(PACKAGE_ROOT, 'src', 'inference', 'detector', 'box-mapping.json');
 /** Pairing detections with labels for the fit: the detector box grown to the protocol's margin must overlap the truth this much. */
@@ -71,14 +73,15 @@ function trainingSamples(results: readonly ImageResult[]): MappingSample[] {
   return samples;
 }
 
-function evaluate(results: readonly ImageResult[], mapping: BoxMapping) {
+/** Detection rate and box errors; `protocolBoxes` gives each detection's predicted protocol box. */
+function evaluate(results: readonly ImageResult[], protocolBoxes: (faces: DetectedFace[]) => FaceBox[]) {
   const centre: number[] = [];
   const scale: number[] = [];
   const ious: number[] = [];
   const missed: string[] = [];
   let extraDetections = 0;
   for (const { image, faces } of results) {
-    const boxes = faces.map((f) => mapToProtocolBox(mapping, f.box, f.landmarks));
+    const boxes = protocolBoxes(faces);
     const k = bestMatch(boxes, image.box, DETECTION_IOU);
     extraDetections += faces.length - (k >= 0 ? 1 : 0);
     if (k < 0) {
@@ -114,23 +117,22 @@ async function main(): Promise<void> {
   const root = findDataDir('ytf68');
   if (!root) throw new Error('ytf68 not found under the shared data folder (set FKD_DATA)');
   const data = await readYtf68(root);
-  const detector = await FaceDetector.load({ variant, threads: 2 });
+  const detector = await FaceDetector.load({ variants: values.check ? DEFAULT_VARIANTS : [variant], threads: 2 });
+  const name = detector.variants.join('+');
   const ofSplit = (split: Ytf68Split) => data.labelled.filter((l) => l.split === split);
 
   const results: Partial<Record<Ytf68Split, ImageResult[]>> = {};
   for (const split of ['train', 'dev', 'test'] as const) {
     if (split === 'train' && values.check) continue;
-    process.stderr.write(`detecting faces in ${ofSplit(split).length} labelled ${split} images (${variant})\n`);
+    process.stderr.write(`detecting faces in ${ofSplit(split).length} labelled ${split} images (${name})\n`);
     results[split] = await detectAll(detector, root, ofSplit(split));
   }
   await detector.close();
 
   const file = JSON.parse(readFileSync(MAPPING_FILE, 'utf8')) as { about: string; variants: Record<string, Record<string, unknown>> };
-  let mapping: BoxMapping;
+  let protocolBoxes = (faces: DetectedFace[]) => faces.map((f) => f.protocolBox);
   let stored: Record<string, unknown> = {};
-  if (values.check) {
-    mapping = parseBoxMapping(file.variants[variant]?.mapping, `${MAPPING_FILE}, variants.${variant}`);
-  } else {
+  if (!values.check) {
     const paired = trainingSamples(results.train!);
     const first = fitBoxMapping(paired);
     // One trimmed refit, so that a mispaired face cannot pull the coefficients.
@@ -144,9 +146,10 @@ async function main(): Promise<void> {
       );
     });
     const fit = fitBoxMapping(kept);
-    mapping = { features: fit.mapping.features, cx: fit.mapping.cx.map((c) => round(c, 6)), cy: fit.mapping.cy.map((c) => round(c, 6)), s: fit.mapping.s.map((c) => round(c, 6)) };
+    const mapping: BoxMapping = { features: fit.mapping.features, cx: fit.mapping.cx.map((c) => round(c, 6)), cy: fit.mapping.cy.map((c) => round(c, 6)), s: fit.mapping.s.map((c) => round(c, 6)) };
     const residual = (r: { rms: number; maxAbs: number }) => ({ rms: round(r.rms), max_abs: round(r.maxAbs) });
     stored = {
+      network: { file: basename(BLAZEFACE_MODELS[variant].file), score_threshold: BLAZEFACE_MODELS[variant].defaultScoreThreshold },
       fitted_on: {
         split: 'ytf68 train (labelled)',
         images: results.train!.length,
@@ -158,18 +161,19 @@ async function main(): Promise<void> {
       },
       mapping,
     };
+    protocolBoxes = (faces) => faces.map((f) => mapToProtocolBox(mapping, f.box, f.landmarks));
   }
 
   const evaluation: Record<string, unknown> = {};
   for (const split of ['dev', 'test'] as const) {
-    const { missed, ...summary } = evaluate(results[split]!, mapping);
+    const { missed, ...summary } = evaluate(results[split]!, protocolBoxes);
     evaluation[split] = summary;
     process.stderr.write(`${split}: ${JSON.stringify(summary)}\n`);
     if (missed.length) process.stderr.write(`  missed: ${missed.join('; ')}\n`);
   }
   const test = results.test!;
   const detectMs = test.reduce((s, r) => s + r.detectMs, 0) / test.length;
-  process.stderr.write(`speed: ${detectMs.toFixed(1)} ms per test image in detect() (decode excluded), ${(1000 / detectMs).toFixed(1)} images/s, 2 threads\n`);
+  process.stderr.write(`speed (${name}): ${detectMs.toFixed(1)} ms per test image in detect() (decode excluded), ${(1000 / detectMs).toFixed(1)} images/s, 2 threads\n`);
 
   if (!values.check) {
     stored.evaluation = { rule: `found = a detection whose mapped protocol box has IoU >= ${DETECTION_IOU} with the true one`, ...evaluation };

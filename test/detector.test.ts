@@ -1,7 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { decodeImage, type RawImage } from '../src/data/image.js';
 import { protocolFaceBox, type FaceBox } from '../src/data/crop.js';
@@ -159,14 +160,23 @@ test('a corrupt or missing model file is a ModelLoadError naming the file', asyn
   const corrupt = join(dir, 'corrupt.onnx');
   // The real model's first kilobytes: a plausible header, then nothing.
   writeFileSync(corrupt, readFileSync(BLAZEFACE_MODELS.back.file).subarray(0, 1024));
-  await assert.rejects(FaceDetector.load({ modelFile: corrupt }), (err: unknown) => {
+  await assert.rejects(FaceDetector.load({ variants: ['back'], modelFile: corrupt }), (err: unknown) => {
     assert.ok(err instanceof ModelLoadError, `expected ModelLoadError, got ${err}`);
     assert.equal(err.file, corrupt);
     assert.match(err.message, /cannot load face detector model .*corrupt\.onnx: not a valid ONNX model/);
     return true;
   });
+  await assert.rejects(FaceDetector.load({ modelFile: corrupt }), /modelFile replaces one network; 2 variants given/);
   const missing = join(dir, 'missing.onnx');
-  await assert.rejects(FaceDetector.load({ modelFile: missing }), (err: unknown) => err instanceof ModelLoadError && /missing\.onnx: cannot read the file/.test(err.message));
+  await assert.rejects(FaceDetector.load({ variants: ['back'], modelFile: missing }), (err: unknown) => err instanceof ModelLoadError && /missing\.onnx: cannot read the file/.test(err.message));
+});
+
+test('the shipped model files are the ones NOTICE.md names (sha256)', () => {
+  const notice = readFileSync(join(dirname(BLAZEFACE_MODELS.back.file), 'NOTICE.md'), 'utf8');
+  for (const model of Object.values(BLAZEFACE_MODELS)) {
+    const digest = createHash('sha256').update(readFileSync(model.file)).digest('hex');
+    assert.ok(notice.includes(`\`${basename(model.file)}\` | \`${digest}\``), `${basename(model.file)} has sha256 ${digest}, not the one in NOTICE.md`);
+  }
 });
 
 // ---------------------------------------------------------------- detection
@@ -297,6 +307,26 @@ test('an EXIF-rotated JPEG: with applyExifOrientation the face is found upright 
   // Without the tag applied the stored image is sideways: no face box lands on the upright face.
   const sideways = await detector.detect(await decodeImage(stored));
   assert.equal(bestMatch(sideways.map((f) => f.protocolBox), face.box), -1);
+});
+
+test('a face filling the whole frame (tighter than the protocol box) is found by the front network', async (t) => {
+  const faces = labelled(t);
+  if (!faces) return;
+  const face = faces.get(CLEAR_FACES[0])!;
+  // A 96x96 crop of the central 80 % of the protocol box: the face runs off every edge.
+  const side = Math.round(0.8 * face.box.s);
+  const left = Math.round(face.box.cx - side / 2);
+  const top = Math.round(face.box.cy - side / 2);
+  const k = 96 / side;
+  const tight = await decodeImage(await sharp(face.file).extract({ left, top, width: side, height: side }).resize(96, 96).png().toBuffer());
+  const truth = { cx: (face.box.cx + 0.5 - left) * k - 0.5, cy: (face.box.cy + 0.5 - top) * k - 0.5, s: face.box.s * k };
+  const found = await detector.detect(tight);
+  assert.equal(found.length, 1);
+  assertNearProtocolBox(found[0], truth, 'tight crop');
+  // The back network alone misses it: why the default runs both.
+  const backOnly = await FaceDetector.load({ variants: ['back'] });
+  t.after(() => backOnly.close());
+  assert.equal(bestMatch((await backOnly.detect(tight)).map((f) => f.protocolBox), truth), -1);
 });
 
 test('concurrent detect() calls on one detector give the same answers as one at a time', async (t) => {

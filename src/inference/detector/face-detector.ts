@@ -1,120 +1,77 @@
 /**
- * Face detection in photos: BlazeFace (ONNX, CPU, one session per detector) over a letterboxed
- * copy of the image, anchors decoded, weighted NMS, results in image pixels, and each face's
- * protocol box (the YTF-15 crop square) predicted by the fitted box mapping.
+ * Face detection in photos: BlazeFace networks (ONNX, CPU, one session each, loaded once) over
+ * a letterboxed copy of the image, anchors decoded, weighted NMS, results in image pixels, and
+ * each face's protocol box (the YTF-15 crop square) predicted by the fitted box mapping.
+ *
+ * By default two networks run: `back` (256x256) finds faces down to a few percent of the
+ * photo's size but misses faces that fill the whole frame; `front` (128x128, cheap) finds
+ * those. Where both found the same face, the one with the higher score is kept.
  */
-import { readFile } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
 import type { RawImage } from '../../data/image.js';
-import type { FaceBox } from '../../data/crop.js';
-import { anchorCount, BLAZEFACE_MODELS, type BlazeFaceModel, type BlazeFaceVariant } from './blazeface-model.js';
-import { decodeAnchors, weightedNms, type GridOutput, type RawDetection } from './decode.js';
-import { inputToImage, letterbox, type LetterboxTransform } from './letterbox.js';
-import { FITTED_BOX_MAPPINGS, mapToProtocolBox, type BoxMapping } from './box-mapping.js';
+import { BLAZEFACE_MODELS, type BlazeFaceVariant } from './blazeface-model.js';
+import { BlazeFaceNetwork } from './blazeface-network.js';
+import { FITTED_BOX_MAPPINGS } from './box-mapping.js';
+import type { DetectedFace } from './detected-face.js';
+import { squareOverlapOfSmaller } from './protocol-match.js';
 
-/** A point in image pixels (0-based, pixel centres at integers). */
-export interface Point {
-  readonly x: number;
-  readonly y: number;
-}
-
-/** BlazeFace's six keypoints; left and right are the subject's (the subject's right eye is on the image's left). */
-export interface FaceLandmarks {
-  readonly rightEye: Point;
-  readonly leftEye: Point;
-  readonly noseTip: Point;
-  readonly mouthCentre: Point;
-  readonly rightEarTragion: Point;
-  readonly leftEarTragion: Point;
-}
-
-/** The order of BlazeFace's keypoints in its output. */
-export const LANDMARK_ORDER = ['rightEye', 'leftEye', 'noseTip', 'mouthCentre', 'rightEarTragion', 'leftEarTragion'] as const satisfies readonly (keyof FaceLandmarks)[];
-
-export interface DetectedFace {
-  /** The detector's own box: top-left corner and size, in image pixels (pixel centres at integers). */
-  readonly box: { readonly x: number; readonly y: number; readonly width: number; readonly height: number };
-  /** Confidence in [0, 1]. */
-  readonly score: number;
-  readonly landmarks: FaceLandmarks;
-  /** The YTF-15 protocol's face square predicted from box and landmarks (what the keypoint models crop). */
-  readonly protocolBox: FaceBox;
-}
+export { ModelLoadError } from './blazeface-network.js';
+export { LANDMARK_ORDER, type DetectedFace, type FaceLandmarks, type Point } from './detected-face.js';
 
 export interface FaceDetectorOptions {
-  /** Which BlazeFace network (default `back`, the 256x256 one: finds smaller faces). */
-  readonly variant?: BlazeFaceVariant;
-  /** Another ONNX file with the same inputs and outputs as the variant's (for tests and experiments). */
+  /** Networks to run, in order of precedence (default back, then front). */
+  readonly variants?: readonly BlazeFaceVariant[];
+  /** Another ONNX file with the same inputs and outputs; only with a single variant. */
   readonly modelFile?: string;
-  /** Minimum score after the sigmoid (default 0.5, MediaPipe's). */
+  /** Minimum score after the sigmoid, for every network (default: back 0.5, MediaPipe's; front 0.6). */
   readonly scoreThreshold?: number;
-  /** Overlap above which detections are merged (default 0.3, MediaPipe's). */
+  /** IoU above which one network's detections are merged (default 0.3, MediaPipe's). */
   readonly iouThreshold?: number;
-  /** onnxruntime intra-op threads (default 2: the project's machines have two cores). */
+  /** onnxruntime intra-op threads per network (default 2: the project's machines have two cores). */
   readonly threads?: number;
-  /** Detector output → protocol box (default: the variant's mapping in box-mapping.json). */
-  readonly boxMapping?: BoxMapping;
 }
 
-/** The model file could not be read or is not a BlazeFace network. */
-export class ModelLoadError extends Error {
-  constructor(
-    readonly file: string,
-    reason: string,
-  ) {
-    super(`cannot load face detector model ${file}: ${reason}`);
-    this.name = 'ModelLoadError';
-  }
-}
+/** Two networks' protocol boxes are one face when the smaller lies this much inside the larger. */
+const SAME_FACE_OVERLAP = 0.5;
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message.split('\n')[0] : String(err);
-}
+export const DEFAULT_VARIANTS: readonly BlazeFaceVariant[] = ['back', 'front'];
 
 export class FaceDetector {
-  private readonly tensorData: Float32Array;
-  private readonly inputTensor: ort.Tensor;
-  /** Serialises detect() calls: they share the input buffer. */
+  /** Serialises detect() calls: each network's input buffer is shared between calls. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(
-    private readonly session: ort.InferenceSession,
-    readonly model: BlazeFaceModel,
-    readonly scoreThreshold: number,
-    readonly iouThreshold: number,
-    readonly boxMapping: BoxMapping,
-  ) {
-    const n = model.inputSize;
-    this.tensorData = new Float32Array(n * n * 3);
-    this.inputTensor = new ort.Tensor('float32', this.tensorData, [1, n, n, 3]);
-  }
+  private constructor(private readonly networks: readonly BlazeFaceNetwork[]) {}
 
   static async load(options: FaceDetectorOptions = {}): Promise<FaceDetector> {
-    const model = BLAZEFACE_MODELS[options.variant ?? 'back'];
-    const file = options.modelFile ?? model.file;
-    const threads = options.threads ?? 2;
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(file);
-    } catch (err) {
-      throw new ModelLoadError(file, `cannot read the file (${describe(err)})`);
+    const variants = options.variants ?? DEFAULT_VARIANTS;
+    if (variants.length === 0) throw new RangeError('FaceDetector: no network variant given');
+    if (options.modelFile !== undefined && variants.length !== 1) {
+      throw new RangeError(`FaceDetector: modelFile replaces one network; ${variants.length} variants given (${variants.join(', ')})`);
     }
-    let session: ort.InferenceSession;
+    const iouThreshold = options.iouThreshold ?? 0.3;
+    const networks: BlazeFaceNetwork[] = [];
     try {
-      session = await ort.InferenceSession.create(bytes, {
-        executionProviders: ['cpu'],
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-        // The converted graph carries unused initialisers; onnxruntime warns about each one.
-        logSeverityLevel: 3,
-      });
+      for (const variant of variants) {
+        const model = BLAZEFACE_MODELS[variant];
+        networks.push(
+          await BlazeFaceNetwork.load(model, {
+            file: options.modelFile ?? model.file,
+            threads: options.threads ?? 2,
+            scoreThreshold: options.scoreThreshold ?? model.defaultScoreThreshold,
+            iouThreshold,
+            boxMapping: FITTED_BOX_MAPPINGS[variant],
+          }),
+        );
+      }
     } catch (err) {
-      throw new ModelLoadError(file, `not a valid ONNX model (${describe(err)})`);
+      await Promise.all(networks.map((n) => n.close()));
+      throw err;
     }
-    checkSignature(session, model, file);
-    const detector = new FaceDetector(session, model, options.scoreThreshold ?? model.defaultScoreThreshold, options.iouThreshold ?? 0.3, options.boxMapping ?? FITTED_BOX_MAPPINGS[model.name]);
-    return detector;
+    return new FaceDetector(networks);
+  }
+
+  /** The networks' variants, in order of precedence. */
+  get variants(): BlazeFaceVariant[] {
+    return this.networks.map((n) => n.model.name);
   }
 
   /** Every face found, best score first; an empty list when there is none. */
@@ -124,45 +81,29 @@ export class FaceDetector {
     return run;
   }
 
-  /** Raw detections (before mapping to image pixels), for fitting and diagnostics. */
-  async detectRaw(image: RawImage): Promise<{ detections: RawDetection[]; transform: LetterboxTransform }> {
-    const transform = await letterbox(image, this.model.inputSize, this.tensorData);
-    const results = await this.session.run({ [this.model.inputName]: this.inputTensor });
-    const outputs: GridOutput[] = this.model.grids.map((grid) => ({
-      grid,
-      scores: results[grid.scoresOutput].data as Float32Array,
-      boxes: results[grid.boxesOutput].data as Float32Array,
-    }));
-    const candidates = decodeAnchors(outputs, this.model.inputSize, this.scoreThreshold);
-    return { detections: weightedNms(candidates, this.iouThreshold), transform };
-  }
-
   private async detectNow(image: RawImage): Promise<DetectedFace[]> {
-    const { detections, transform } = await this.detectRaw(image);
-    return detections.map((d) => toImageFace(d, transform, this.boxMapping));
+    let kept: DetectedFace[] = [];
+    for (const network of this.networks) {
+      const found = await network.run(image);
+      if (kept.length === 0) {
+        kept = found;
+        continue;
+      }
+      // A face both networks saw: keep the surer one. Containment, not IoU, decides "same face":
+      // the back network's box stops growing for faces that fill the frame and sits inside the
+      // front network's.
+      const merged = [...kept];
+      for (const face of found) {
+        const same = merged.findIndex((k) => squareOverlapOfSmaller(face.protocolBox, k.protocolBox) > SAME_FACE_OVERLAP);
+        if (same < 0) merged.push(face);
+        else if (face.score > merged[same].score) merged[same] = face;
+      }
+      kept = merged;
+    }
+    return [...kept].sort((a, b) => b.score - a.score);
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    await Promise.all(this.networks.map((n) => n.close()));
   }
-}
-
-function checkSignature(session: ort.InferenceSession, model: BlazeFaceModel, file: string): void {
-  if (!session.inputNames.includes(model.inputName)) {
-    throw new ModelLoadError(file, `no input named ${model.inputName} (inputs: ${session.inputNames.join(', ')})`);
-  }
-  for (const grid of model.grids) {
-    for (const name of [grid.scoresOutput, grid.boxesOutput]) {
-      if (!session.outputNames.includes(name)) throw new ModelLoadError(file, `no output named ${name} (outputs: ${session.outputNames.join(', ')}); expected a BlazeFace network with ${anchorCount(model.grids)} anchors`);
-    }
-  }
-}
-
-/** A raw detection (model-input pixels) in image pixels, with its protocol box. */
-export function toImageFace(d: RawDetection, t: LetterboxTransform, mapping: BoxMapping): DetectedFace {
-  const topLeft = inputToImage(t, d.cx - d.width / 2, d.cy - d.height / 2);
-  const box = { x: topLeft.x, y: topLeft.y, width: d.width * t.scaleX, height: d.height * t.scaleY };
-  const points = LANDMARK_ORDER.map((_, k) => inputToImage(t, d.keypoints[2 * k], d.keypoints[2 * k + 1]));
-  const landmarks = Object.fromEntries(LANDMARK_ORDER.map((name, k) => [name, points[k]])) as unknown as FaceLandmarks;
-  return { box, score: d.score, landmarks, protocolBox: mapToProtocolBox(mapping, box, landmarks) };
 }

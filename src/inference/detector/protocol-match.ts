@@ -17,6 +17,14 @@ export function squareIou(a: FaceBox, b: FaceBox): number {
   return inter / (a.s * a.s + b.s * b.s - inter);
 }
 
+/** Intersection of two squares over the smaller one's area: 1 when one contains the other. */
+export function squareOverlapOfSmaller(a: FaceBox, b: FaceBox): number {
+  const w = Math.min(a.cx + a.s / 2, b.cx + b.s / 2) - Math.max(a.cx - a.s / 2, b.cx - b.s / 2);
+  const h = Math.min(a.cy + a.s / 2, b.cy + b.s / 2) - Math.max(a.cy - a.s / 2, b.cy - b.s / 2);
+  if (w <= 0 || h <= 0) return 0;
+  return (w * h) / Math.min(a.s * a.s, b.s * b.s);
+}
+
 /** Centre error as a fraction of the true side, and predicted side over true side. */
 export function boxErrors(predicted: FaceBox, truth: FaceBox): { centreError: number; scaleRatio: number } {
   return {
