@@ -156,4 +156,6 @@ test('export rejects weights that do not fit the spec, naming the tensor', () =>
   assert.throws(() => exportOnnx(spec, state, { ...KAGGLE_METADATA, pointCount: 68 }), /30 outputs but the metadata says 68 keypoints/);
   const badConcat = validateModelSpec({ inputSize: 96, outputs: 30, layers: [{ type: 'concat', with: 'nowhere' }, { type: 'dense', units: 30 }] });
   assert.throws(() => exportOnnx(badConcat, [], KAGGLE_METADATA), /layers\[0\] \(concat\): "with": no earlier layer is named "nowhere"/);
+  const tooSmall = validateModelSpec({ inputSize: 8, outputs: 30, layers: [{ type: 'maxpool', size: 4 }, { type: 'maxpool', size: 4 }, { type: 'dense', units: 30 }] });
+  assert.throws(() => exportOnnx(tooSmall, [], KAGGLE_METADATA), /layers\[1\] \(maxpool\): does not fit its input \[1, 2, 2\] \(output \[1, 0, 0\]\)/);
 });

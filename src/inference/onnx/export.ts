@@ -58,7 +58,9 @@ class SpecExporter {
     layers.forEach((layer, i) => {
       const at = `${where}layers[${i}] (${layer.type})`;
       try {
+        const before = x.shape;
         x = this.layer(layer, x, saved, `${prefix}${i}_${layer.type}`, at);
+        if (!x.shape.every((d) => Number.isInteger(d) && d >= 1)) throw new Error(`does not fit its input [${before.join(', ')}] (output [${x.shape.join(', ')}])`);
       } catch (err) {
         if (err instanceof ExportError) throw err; // from a residual body: already placed
         throw new ExportError(`${at}: ${(err as Error).message}`);
