@@ -7,6 +7,10 @@ import type { TestContext } from 'node:test';
 import { dataRoot } from '../src/util/paths.js';
 import { FACE_PIXELS, type KeypointSet } from '../src/data/dataset.js';
 
+// Runs started by tests (and the CLIs they spawn, which inherit this) never land in the
+// working tree's experiment registry.
+process.env.FKD_REGISTRY ??= join(tmpdir(), `fkd-test-registry-${process.pid}.sqlite`);
+
 /** A fresh temp folder, removed when the test ends. */
 export async function tempDir(t: TestContext, prefix = 'fkd-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

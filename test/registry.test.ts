@@ -116,3 +116,36 @@ test('fkd runs add records a run directory made without the registry, with its d
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /config\.json: not found/);
 });
+
+test('fkd train records its run: config, data checksums, every epoch, the end state and artifacts', async (t) => {
+  const dir = await tempDir(t);
+  const { writeKaggleTraining } = await import('../src/data/kaggle/write.js');
+  const { randomKeypointSet } = await import('./helpers.js');
+  await writeKaggleTraining(join(dir, 'train.csv'), randomKeypointSet(40, 1));
+  await writeKaggleTraining(join(dir, 'dev.csv'), randomKeypointSet(8, 2));
+  const config = {
+    name: 'tiny',
+    model: { inputSize: 96, outputs: 30, layers: [{ type: 'maxpool', size: 8 }, { type: 'flatten' }, { type: 'dense', units: 30 }] },
+    data: { train: 'train.csv', dev: 'dev.csv' },
+    epochs: 2,
+    batchSize: 16,
+    threads: 1,
+  };
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config));
+  const path = join(dir, 'registry.sqlite');
+  const runDir = join(dir, 'run');
+  const result = await runCli(['train', '--config', join(dir, 'config.json'), '--out', runDir, '--registry', path]);
+  assert.equal(result.code, 0, result.stderr);
+  const registry = Registry.open(path);
+  t.after(() => registry.close());
+  const [run] = registry.listRuns();
+  assert.equal(run.name, 'tiny');
+  assert.equal(run.status, 'finished');
+  assert.equal(run.runDir, runDir);
+  assert.deepEqual(run.epochs.map((e) => e.epoch), [1, 2]);
+  assert.deepEqual(run.data.map((d) => [d.role, d.rows]), [['dev', 8], ['train', 40]]);
+  assert.equal(run.data.find((d) => d.role === 'train')!.sha256, await sha256File(join(dir, 'train.csv')));
+  assert.equal(run.results.dev.rmse, Math.min(...run.epochs.map((e) => e.devRmse)));
+  assert.deepEqual(run.artifacts.map((a) => a.kind), ['best', 'config', 'curve', 'last', 'metrics']);
+  assert.match(run.gitCommit ?? '', /^[0-9a-f]{40}(-dirty)?$/);
+});

@@ -4,6 +4,7 @@ import { registerDataCommands } from './commands/data.js';
 import { registerTrainCommands } from './commands/train.js';
 import { registerRunsCommands } from './commands/runs.js';
 import { registerEvaluateCommands } from './commands/evaluate.js';
+import { registerFillCommands } from './commands/fill.js';
 import { registerExportCommands } from './commands/export.js';
 import { registerPredictCommands } from './commands/predict.js';
 import { UsageError } from '../util/usage-error.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerTrainCommands(program);
   registerRunsCommands(program);
   registerEvaluateCommands(program);
+  registerFillCommands(program);
   registerExportCommands(program);
   registerPredictCommands(program);
   return program;
