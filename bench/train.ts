@@ -68,7 +68,11 @@ function torchImagesPerSecond(): { img_s: number; img_per_cpu_s: number; torch: 
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
 
 console.log(`reference net, batch ${batch}, ${threads} threads, ${imageCount} synthetic faces x ${epochs} epochs (+1 warm-up), ${repeats} repeats${channelsLast ? ', channels-last' : ''}`);
 console.log(`fkd libtorch ${nativeEngine().libtorchVersion()}`);
