@@ -2,6 +2,7 @@
 // (training epochs, inference) on the libuv pool and turns C++ exceptions into JS errors.
 #include <napi.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -226,6 +227,7 @@ class TrainEpochWorker : public Napi::AsyncProgressQueueWorker<BatchReport> {
   void Execute(const ExecutionProgress& progress) override {
     try {
       result_ = model_->trainEpoch(*data_, options_, [&](int64_t batch, int64_t batches, double loss) {
+        if (callbackFailed_) throw std::runtime_error("training stopped: the batch callback threw");
         BatchReport report{batch, batches, loss};
         progress.Send(&report, 1);
       });
@@ -235,15 +237,29 @@ class TrainEpochWorker : public Napi::AsyncProgressQueueWorker<BatchReport> {
   }
   void OnProgress(const BatchReport* reports, size_t count) override {
     Napi::HandleScope scope(Env());
-    for (size_t i = 0; i < count; i++)
-      Callback().Call({Napi::Number::New(Env(), static_cast<double>(reports[i].batch)), Napi::Number::New(Env(), static_cast<double>(reports[i].batches)),
-                       Napi::Number::New(Env(), reports[i].loss)});
+    for (size_t i = 0; i < count && !callbackFailed_; i++) {
+      try {
+        Callback().Call({Napi::Number::New(Env(), static_cast<double>(reports[i].batch)), Napi::Number::New(Env(), static_cast<double>(reports[i].batches)),
+                         Napi::Number::New(Env(), reports[i].loss)});
+      } catch (const Napi::Error& error) {
+        // The epoch stops at its next batch and its promise rejects with the callback's error.
+        callbackError_ = Napi::Persistent(error.Value());
+        callbackFailed_ = true;
+      }
+    }
   }
-  void OnOK() override { deferred_.Resolve(epochResultToJs(Env(), result_)); }
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  void OnOK() override {
+    if (callbackFailed_)
+      deferred_.Reject(callbackError_.Value());
+    else
+      deferred_.Resolve(epochResultToJs(Env(), result_));
+  }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(callbackFailed_ ? callbackError_.Value() : error.Value()); }
 
  private:
   Napi::Promise::Deferred deferred_;
+  std::atomic<bool> callbackFailed_{false};
+  Napi::ObjectReference callbackError_;
   std::shared_ptr<fkd::Model> model_;
   std::shared_ptr<const fkd::Dataset> data_;
   fkd::EpochOptions options_;

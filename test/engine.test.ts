@@ -153,4 +153,16 @@ test('bad specs and bad calls become JS exceptions with clear messages, never a 
   await assert.rejects(model.native.trainEpoch(tenPoints, { epoch: 0, batchSize: 2 }), /the data has 10 keypoints per face but the model predicts 15/);
   assert.throws(() => model.native.setOptimizer({ type: 'rmsprop' as 'adam', learningRate: 1 }), /unknown optimizer "rmsprop"/);
   assert.throws(() => new engine.NativeDataset(faces.images, new Float32Array(3), 4, 15, 96), /keypoints must hold/);
+
+  // An exception in the batch callback stops the epoch and rejects its promise with that error.
+  const fifteen = new engine.NativeDataset(faces.images, new Float32Array(4 * 30), 4, 15, 96);
+  const seen: number[] = [];
+  await assert.rejects(
+    model.native.trainEpoch(fifteen, { epoch: 0, batchSize: 1 }, (batch) => {
+      seen.push(batch);
+      if (batch === 2) throw new Error('callback failed');
+    }),
+    /callback failed/,
+  );
+  assert.ok(seen.length < 4, `training went on after the callback threw: ${seen}`);
 });
