@@ -7,6 +7,7 @@ import { registerEvaluateCommands } from './commands/evaluate.js';
 import { registerFillCommands } from './commands/fill.js';
 import { registerExportCommands } from './commands/export.js';
 import { registerPredictCommands } from './commands/predict.js';
+import { registerServeCommands } from './commands/serve.js';
 import { UsageError } from '../util/usage-error.js';
 
 /** Every verb registers itself here; a command module exports one `register…(program)` function. */
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerFillCommands(program);
   registerExportCommands(program);
   registerPredictCommands(program);
+  registerServeCommands(program);
   return program;
 }
 
