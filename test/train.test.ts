@@ -48,19 +48,27 @@ async function writeFixture(dir: string): Promise<string> {
   return path;
 }
 
-/** Starts `fkd train`, and SIGKILLs it as soon as it reports finishing `afterEpoch`. */
-function trainAndKill(args: string[], afterEpoch: number): Promise<{ signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+/** Starts `fkd train` and SIGKILLs it as soon as its run directory records `afterEpoch` finished epochs. */
+function trainAndKill(args: string[], runDir: string, afterEpoch: number): Promise<{ signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args]);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      if (stdout.includes(`epoch ${afterEpoch}/`)) child.kill('SIGKILL');
-    });
+    child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
+    // metrics.json is written (atomically) after the epoch's checkpoint.
+    const poll = setInterval(() => {
+      readFile(join(runDir, 'metrics.json'), 'utf8')
+        .then((text) => {
+          if ((JSON.parse(text) as unknown[]).length >= afterEpoch) child.kill('SIGKILL');
+        })
+        .catch(() => undefined);
+    }, 20);
     child.on('error', reject);
-    child.on('close', (_code, signal) => resolve({ signal, stdout, stderr }));
+    child.on('close', (_code, signal) => {
+      clearInterval(poll);
+      resolve({ signal, stdout, stderr });
+    });
   });
 }
 
@@ -72,7 +80,7 @@ test('fkd train: a run killed with SIGKILL and resumed ends with the same weight
   assert.equal(whole.code, 0, whole.stderr);
   assert.match(whole.stdout, new RegExp(`finished ${EPOCHS} epochs`));
 
-  const killed = await trainAndKill(['train', '--config', configPath, '--out', join(dir, 'killed')], 2);
+  const killed = await trainAndKill(['train', '--config', configPath, '--out', join(dir, 'killed')], join(dir, 'killed'), 2);
   assert.equal(killed.signal, 'SIGKILL', `the run should have been killed mid-way: ${killed.stdout}${killed.stderr}`);
   const interrupted = (await readModelFile(join(dir, 'killed', 'last.fkd'))).training as TrainerState;
   assert.ok(interrupted.epochsDone >= 2 && interrupted.epochsDone < EPOCHS, `killed after epoch ${interrupted.epochsDone}`);
