@@ -40,7 +40,9 @@ export async function trainWithProgress(config: TrainConfig, spec: ModelSpec, da
         parent: options.parent,
       })
     : undefined;
-  const bar = progressBar('batches', 'epoch {epoch} {bar} batch {value}/{total} | loss {loss} | dev RMSE {dev} | {speed} img/s | ETA {eta}');
+  // One bar per epoch, stopped before the epoch's summary line so that the two never share a line.
+  const newBar = () => progressBar('batches', 'epoch {epoch} {bar} batch {value}/{total} | loss {loss} | dev RMSE {dev} | {speed} img/s | ETA {remaining}');
+  let bar = newBar();
   let epochs = config.epochs;
   let batchesPerEpoch = 1;
   let firstEpoch = 0;
@@ -76,12 +78,17 @@ export async function trainWithProgress(config: TrainConfig, spec: ModelSpec, da
           process.stdout.write(`${verb}: ${spec.name ?? 'model'} (${info.parameters} parameters), ${info.trainFaces} train / ${info.devFaces} dev faces -> ${runDir}\n`);
         },
         onBatch({ epoch, batch, batches, loss }) {
-          if (batch === 1) epochStarted = Date.now();
+          if (batch === 1) {
+            epochStarted = Date.now();
+            bar.stop();
+            bar = newBar();
+          }
           const seconds = (Date.now() - epochStarted) / 1000;
           const speed = seconds > 0 ? Math.round(Math.min(batch * config.batchSize, data.train.size) / seconds) : 0;
-          bar.update(batch, batches, { epoch: `${epoch + 1}/${epochs}`, loss: loss.toFixed(5), dev: lastDev, speed, eta: remaining(epoch, batch) });
+          bar.update(batch, batches, { epoch: `${epoch + 1}/${epochs}`, loss: loss.toFixed(5), dev: lastDev, speed, remaining: remaining(epoch, batch) });
         },
         onEpoch(metrics, { best }) {
+          bar.stop();
           lastDev = metrics.devRmse.toFixed(3);
           if (registry && runId) registry.logEpoch(runId, metrics);
           process.stdout.write(
