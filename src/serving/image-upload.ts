@@ -3,6 +3,7 @@
  * limit and arrival deadline), the multipart form's file part, and the checks made on the
  * image's header before any pixel is decoded (format, pixel count).
  */
+import type { ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { Busboy, type BusboyInstance } from '@fastify/busboy';
 import type { FastifyInstance } from 'fastify';
@@ -36,12 +37,18 @@ export interface Upload {
 export function registerUploadParsers(app: FastifyInstance, limits: ServeLimits): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser([...RAW_IMAGE_TYPES, MULTIPART_TYPE], { parseAs: 'buffer', bodyLimit: limits.bodyBytes }, (_request, body, done) => done(null, body));
-  app.addHook('preParsing', async (_request, _reply, payload) => withArrivalDeadline(payload, limits.bodyTimeoutMs));
+  app.addHook('preParsing', async (_request, reply, payload) => withArrivalDeadline(payload, reply.raw, limits.bodyTimeoutMs));
 }
 
-/** The same bytes as `payload`, failing with a 408 ApiError if they have not all arrived within `ms`. */
-function withArrivalDeadline(payload: Readable, ms: number): Readable {
+/**
+ * The same bytes as `payload`, failing with a 408 ApiError if they have not all arrived within
+ * `ms`. The clock stops when the body ends or the response goes out (fastify answers some
+ * requests, e.g. 413 by Content-Length, without reading their body).
+ */
+function withArrivalDeadline(payload: Readable, response: ServerResponse, ms: number): Readable {
   const relay = new PassThrough();
+  // With no reader left, a late deadline error must not become an uncaught exception.
+  relay.on('error', () => undefined);
   const timer = setTimeout(() => {
     // Stop reading but leave the socket alone: the 408 answer still has to go out on it.
     payload.unpipe(relay);
@@ -50,11 +57,13 @@ function withArrivalDeadline(payload: Readable, ms: number): Readable {
   timer.unref();
   const stop = (): void => clearTimeout(timer);
   payload.once('end', stop);
+  payload.once('close', stop);
+  response.once('finish', stop);
+  response.once('close', stop);
   payload.once('error', (err) => {
     stop();
     relay.destroy(err);
   });
-  payload.once('close', stop);
   payload.pipe(relay);
   return relay;
 }

@@ -14,6 +14,7 @@ import { openApiDocument } from './openapi.js';
 import type { InferencePipeline } from './pipeline-port.js';
 import { registerInfoRoutes } from './routes/info.js';
 import { registerKeypointsRoute } from './routes/keypoints.js';
+import { markArrival } from './request-clock.js';
 import { registerStaticAssets, staticAssets } from './static-assets.js';
 import { loadWebApp } from './web-bundle.js';
 
@@ -67,7 +68,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async () => {
+  app.addHook('onRequest', async (request) => {
+    markArrival(request.raw);
     if (closing) throw new ApiError(503, 'shutting_down', 'the server is shutting down', { 'retry-after': '5' });
   });
   app.addHook('onSend', async (request, reply) => {
