@@ -4,7 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 npm ci
-# The main job: build the YTF-15 benchmark data from ../shared/data (or $FKD_DATA) and look at it.
-npx fkd data build-ytf15 --out data/ytf15
-npx fkd data stats data/ytf15/training.csv
-npx fkd data show data/ytf15/training.csv --complete --out data/ytf15/training.png
+# The main job: find the faces and keypoints in the bundled sample photo with the bundled model.
+npx fkd predict samples/astronaut.png --out out/quickstart
+echo "keypoints: out/quickstart/astronaut.keypoints.json, picture: out/quickstart/astronaut.annotated.jpg"
