@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { EpochMetrics } from '../training/metrics.js';
 
 /** Where runs are recorded unless told otherwise: $FKD_REGISTRY, else runs/registry.sqlite under the working directory. */
 export function defaultRegistryPath(): string {
@@ -17,14 +18,8 @@ export interface DataFileRecord {
   rows?: number;
 }
 
-export interface EpochRecord {
-  epoch: number;
-  learningRate: number;
-  trainRmse: number;
-  devRmse: number;
-  seconds: number;
-  imagesPerSecond: number;
-}
+/** One epoch of a run's learning curve, as the trainer reports it. */
+export type EpochRecord = EpochMetrics;
 
 export interface RunRecord {
   id: string;
