@@ -103,13 +103,16 @@ test('several photos: grey, RGBA, EXIF-rotated and faceless ones, each with its 
   assert.match(run.stdout, /wall\.webp: 0 faces/);
 });
 
-/** Runs fkd predict expecting failure; checks the message names `names` and nothing was written to `out`. */
+/** Files a test put in an output folder before a run: they must come through a failed run unchanged. */
+const EARLIER = ['keep.txt', 'astronaut.keypoints.json'];
+
+/** Runs fkd predict expecting failure; checks the message matches `pattern` and nothing new is in `out`. */
 async function assertRefused(args: string[], out: string, pattern: RegExp, what: string): Promise<void> {
   const run = await runCli(['predict', ...args, '--out', out, '--threads', '2']);
   assert.notEqual(run.code, 0, `${what}: exit code`);
   assert.match(run.stderr, pattern, `${what}: ${run.stderr}`);
   assert.doesNotMatch(run.stderr, /\n\s+at /, `${what}: no stack trace`);
-  const left = existsSync(out) ? (await readdir(out)).filter((name) => name !== 'keep.txt') : [];
+  const left = existsSync(out) ? (await readdir(out)).filter((name) => !EARLIER.includes(name)) : [];
   assert.deepEqual(left, [], `${what}: no outputs left behind`);
 }
 
@@ -133,14 +136,16 @@ test('bad photos: not an image, 30000x30000 header, truncated JPEG and PNG: erro
   await assertRefused([SAMPLE, cutJpeg], out, new RegExp(`${cutJpeg}: could not decode image`), 'truncated JPEG after a good photo');
   assert.equal(existsSync(out), false, 'the output folder this run made is removed again');
 
-  // A folder that existed keeps its other files and gains nothing.
+  // A folder that existed gains nothing, and an earlier run's output there stays as it was.
   await mkdir(out);
   await writeFile(join(out, 'keep.txt'), 'mine');
+  await writeFile(join(out, 'astronaut.keypoints.json'), 'earlier run');
   const png = await readFile(SAMPLE);
   const cutPng = join(dir, 'cut.png');
   await writeFile(cutPng, png.subarray(0, Math.floor(png.length * 0.5)));
   await assertRefused([SAMPLE, cutPng], out, new RegExp(`${cutPng}: could not decode image`), 'truncated PNG after a good photo');
   assert.equal(await readFile(join(out, 'keep.txt'), 'utf8'), 'mine');
+  assert.equal(await readFile(join(out, 'astronaut.keypoints.json'), 'utf8'), 'earlier run');
 });
 
 test('models that are not ours: a BlazeFace ONNX file and random bytes, named in the error', async (t) => {

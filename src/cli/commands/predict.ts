@@ -1,19 +1,19 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { mkdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { FACE_PIXELS } from '../../data/dataset.js';
 import { InputError } from '../../data/errors.js';
+import { readImageHeader } from '../../data/image.js';
 import { readKaggleTest } from '../../data/kaggle/read.js';
 import { readLookupTable, writeSubmission } from '../../data/kaggle/submission.js';
 import type { KeypointModel } from '../../inference/keypoint-model.js';
-import { readImageHeader } from '../../data/image.js';
 import type { KeypointPipeline } from '../../inference/pipeline.js';
 import { DEFAULT_MODEL_FILE, type PipelineModelInfo } from '../../inference/photo/model-info.js';
 import { photoJson } from '../../inference/photo/photo-json.js';
 import { KAGGLE15, schemaByName } from '../../schema/index.js';
-import { writeFileAtomic } from '../../util/atomic.js';
+import { annotatePhoto } from '../../viz/annotate.js';
 import { UsageError } from '../../util/usage-error.js';
 import { parseIntOption } from '../options.js';
 import { progressBar } from '../progress.js';
@@ -123,10 +123,32 @@ function schemaColours(model: PipelineModelInfo): Record<string, string> {
   }
 }
 
+/** Files written under temporary names and renamed onto their own only once every photo succeeded. */
+class StagedOutputs {
+  private readonly staged: { temp: string; final: string }[] = [];
+
+  async write(final: string, data: string | Uint8Array): Promise<void> {
+    const temp = join(dirname(final), `.${basename(final)}.${process.pid}.tmp`);
+    this.staged.push({ temp, final });
+    await writeFile(temp, data);
+  }
+
+  async commit(): Promise<void> {
+    for (const { temp, final } of this.staged) await rename(temp, final);
+    this.staged.length = 0;
+  }
+
+  async discard(): Promise<void> {
+    await Promise.all(this.staged.map(({ temp }) => rm(temp, { force: true })));
+    this.staged.length = 0;
+  }
+}
+
 /**
  * Photo mode: per photo a JSON file and an annotated image in --out. Every photo is checked
- * from its header (readable image, within the pixel limit) before the model loads; if any
- * photo then fails, the files this run wrote are removed, so an error leaves no partial output.
+ * from its header (readable image, within the pixel limit) before the model loads. Outputs are
+ * staged and put in place only when every photo succeeded: an error leaves no output of this run
+ * (and earlier runs' files as they were), and prints no JSON.
  */
 async function predictPhotos(files: string[], options: PhotoOptions): Promise<void> {
   if (!options.out) throw new UsageError('photos need --out DIR: the folder for each photo\'s .keypoints.json and .annotated.jpg');
@@ -144,35 +166,36 @@ async function predictPhotos(files: string[], options: PhotoOptions): Promise<vo
   requireModelFile(options);
   const pipeline = await KeypointPipeline.load({ model: options.model ?? DEFAULT_MODEL, threads, flipTta: options.flipTta, maxPixels });
   const createdOutDir = !existsSync(outDir);
-  const written: string[] = [];
-  const say = (line: string): boolean => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
+  const staged = new StagedOutputs();
+  const jsonLines: string[] = [];
+  const messages: string[] = [];
   try {
     await mkdir(outDir, { recursive: true });
     for (const file of files) {
-      const outputs = await predictPhoto(pipeline, file, outDir, written);
-      if (options.json) process.stdout.write(`${JSON.stringify(outputs.document)}\n`);
-      say(`${file}: ${outputs.faces} face${outputs.faces === 1 ? '' : 's'} -> ${outputs.json}, ${outputs.image} (${Math.round(outputs.ms)} ms)`);
+      const done = await predictPhoto(pipeline, file, outDir, staged);
+      jsonLines.push(JSON.stringify(done.document));
+      messages.push(`${file}: ${done.faces} face${done.faces === 1 ? '' : 's'} -> ${done.json}, ${done.image} (${Math.round(done.ms)} ms)`);
     }
+    await staged.commit();
   } catch (err) {
-    await Promise.all(written.map((path) => rm(path, { force: true })));
+    await staged.discard();
     if (createdOutDir) await rmdir(outDir).catch(() => undefined);
     throw err;
   } finally {
     await pipeline.close();
   }
+  if (options.json) process.stdout.write(jsonLines.map((line) => `${line}\n`).join(''));
+  (options.json ? process.stderr : process.stdout).write(messages.map((line) => `${line}\n`).join(''));
 }
 
-/** One photo's JSON and annotated image, written atomically; their paths are added to `written`. */
-async function predictPhoto(pipeline: KeypointPipeline, file: string, outDir: string, written: string[]) {
-  const { annotatePhoto } = await import('../../viz/annotate.js');
+/** One photo's JSON and annotated image, staged under temporary names. */
+async function predictPhoto(pipeline: KeypointPipeline, file: string, outDir: string, staged: StagedOutputs) {
   const result = await pipeline.detect(file);
   const document = photoJson(file, result, pipeline.model);
   const annotated = await annotatePhoto(file, result, { colours: schemaColours(pipeline.model) });
   const { json, image } = photoOutputs(file, outDir);
-  written.push(json);
-  await writeFileAtomic(json, `${JSON.stringify(document, null, 2)}\n`);
-  written.push(image);
-  await writeFileAtomic(image, annotated);
+  await staged.write(json, `${JSON.stringify(document, null, 2)}\n`);
+  await staged.write(image, annotated);
   return { document, json, image, faces: result.faces.length, ms: result.timings.totalMs };
 }
 
