@@ -261,6 +261,8 @@ test('model description: name, version, schema and point names; the card beside 
     assert.deepEqual(p.model.points, KAGGLE15.points);
     assert.match(p.model.version, /^\S+$/);
     assert.ok(p.model.name.length > 0);
+    const cardFile = DEFAULT_MODEL_FILE.replace(/\.onnx$/, '.card.json');
+    if (existsSync(cardFile)) assert.equal(typeof p.model.card, 'object', `${cardFile} is read as the model card`);
   }
   // Pure parts, no model needed.
   const dir = await tempDir(t);
@@ -270,6 +272,9 @@ test('model description: name, version, schema and point names; the card beside 
   await writeFile(join(dir, 'm.card.json'), JSON.stringify({ version: '2.1', dataset: 'ytf68' }));
   assert.deepEqual(describeModel(file, info).card, { version: '2.1', dataset: 'ytf68' });
   assert.equal(describeModel(file, info).version, '2.1', "the card's version wins over the checksum");
+  assert.equal(describeModel(file, info).name, 'net', 'no name in the card: the spec name');
+  await writeFile(join(dir, 'm.card.json'), JSON.stringify({ name: 'shipped', version: '2.2' }));
+  assert.deepEqual([describeModel(file, info).name, describeModel(file, info).version], ['shipped', '2.2']);
   await writeFile(join(dir, 'm.card.json'), '{ not json');
   assert.throws(() => describeModel(file, info), (err: unknown) => err instanceof InputError && err.message.includes('m.card.json'));
   assert.deepEqual(pointNames({ schema: 'someone-elses', pointCount: 2 }), ['point_0', 'point_1']);

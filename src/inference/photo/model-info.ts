@@ -67,15 +67,16 @@ function stringField(value: unknown, key: string): string | undefined {
 }
 
 /**
- * Name: the exported spec's name, else the file's stem. Version: the card's or the training
- * metadata's `version` when one is given, else the first 12 hex digits of the graph's SHA-256
- * (which changes whenever the weights do, so two results with the same version came from the
- * same network).
+ * Name: the model card's `name` (what the model is shipped as), else the exported spec's name,
+ * else the file's stem. Version: the card's or the training metadata's `version` when one is
+ * given, else the first 12 hex digits of the graph's SHA-256 (which changes whenever the weights
+ * do, so two results with the same version came from the same network).
  */
 export function describeModel(file: string, info: FkdOnnxInfo): PipelineModelInfo {
   const absolute = resolve(file);
-  const name = info.modelName !== '' ? info.modelName : basename(absolute, extname(absolute));
-  const card = readModelCard(absolute, name);
+  const specName = info.modelName !== '' ? info.modelName : basename(absolute, extname(absolute));
+  const card = readModelCard(absolute, specName);
+  const name = stringField(card, 'name') ?? specName;
   const version = stringField(card, 'version') ?? stringField(info.metadata, 'version') ?? info.graphSha256.slice(0, 12);
   return { name, version, schema: info.schema, points: pointNames(info), file: absolute, ...(card !== undefined ? { card } : {}) };
 }
