@@ -111,11 +111,12 @@ async function startWebcam(): Promise<void> {
   setState('busy', 'Webcam on');
   // One frame in flight at a time: the overlay follows as fast as inference allows.
   while (webcam && mine === generation) {
+    // Yield until the camera has a new frame: in-browser inference settles in microtasks, and a
+    // loop that never waits for a task would starve rendering and input.
+    await nextVideoFrame(elements.video);
+    if (!webcam || mine !== generation) break;
     const { videoWidth: width, videoHeight: height } = elements.video;
-    if (width === 0 || height === 0) {
-      await new Promise((r) => requestAnimationFrame(r));
-      continue;
-    }
+    if (width === 0 || height === 0) continue;
     const frame = drawFrame(elements.photo, elements.video, width, height);
     const which = engine();
     try {
@@ -128,6 +129,14 @@ async function startWebcam(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+}
+
+/** Resolves when the video presents its next frame (or at the next paint where that callback is missing). */
+function nextVideoFrame(video: HTMLVideoElement): Promise<void> {
+  return new Promise((resolve) => {
+    if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(() => resolve());
+    else requestAnimationFrame(() => resolve());
+  });
 }
 
 function stopWebcam(): void {
