@@ -29,6 +29,11 @@ export function buildProgram(): Command {
 
 /** Run the CLI; user errors print one clear line and exit non-zero, never a stack trace. */
 export async function main(argv: string[]): Promise<void> {
+  // Output piped into `head` and closed early is not an error: the command still finishes its
+  // work (files, registry), only the unread output is dropped.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
