@@ -131,29 +131,33 @@ async function main(): Promise<void> {
     let totalMs = 0;
     let timed = 0;
     const started = performance.now();
-    const result = await autocannon({
-      url: base,
-      connections,
-      amount: totalRequests,
-      // A hard stop in case the server slows down: the run is bounded in time as well as count.
-      duration: maxSeconds,
-      timeout: 30,
-      requests: [
-        {
-          setupRequest: nextRequest as (request: autocannon.Request, context: object) => autocannon.Request,
-          onResponse: (status: number, body: string, context: object) => {
-            const malformedRequest = (context as Record<string, unknown>).malformed === true;
-            statuses.set(status, (statuses.get(status) ?? 0) + 1);
-            if (malformedRequest) badAnswers.push(status);
-            if (status === 200 && !malformedRequest) {
-              const t = (JSON.parse(body) as { timings: { keypointsMs: number; totalMs: number } }).timings;
-              keypointsMs += t.keypointsMs;
-              totalMs += t.totalMs;
-              timed++;
-            }
+    const result = await new Promise<autocannon.Result>((resolveRun, rejectRun) => {
+      const run = autocannon({
+        url: base,
+        connections,
+        amount: totalRequests,
+        timeout: 30,
+        requests: [
+          {
+            setupRequest: nextRequest as (request: autocannon.Request, context: object) => autocannon.Request,
+            onResponse: (status: number, body: string, context: object) => {
+              const malformedRequest = (context as Record<string, unknown>).malformed === true;
+              statuses.set(status, (statuses.get(status) ?? 0) + 1);
+              if (malformedRequest) badAnswers.push(status);
+              if (status === 200 && !malformedRequest) {
+                const t = (JSON.parse(body) as { timings: { keypointsMs: number; totalMs: number } }).timings;
+                keypointsMs += t.keypointsMs;
+                totalMs += t.totalMs;
+                timed++;
+              }
+            },
           },
-        },
-      ],
+        ],
+      }, (err, res) => (err ? rejectRun(err) : resolveRun(res)));
+      // autocannon ignores its duration when given an amount: stop it ourselves, so the run is
+      // bounded in time as well as in count even if the server slows to a crawl.
+      const limit = setTimeout(() => run.stop(), maxSeconds * 1000);
+      run.once('done', () => clearTimeout(limit));
     });
     const seconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
