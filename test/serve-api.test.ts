@@ -54,6 +54,11 @@ async function facePhoto(): Promise<Buffer> {
   return sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 200, g: 170, b: 150 } } }).png().toBuffer();
 }
 
+/** Node's Buffers as fetch bodies (their ArrayBufferLike type does not satisfy BodyInit). */
+function bytes(buffer: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(buffer);
+}
+
 /** Decodes like the real pipeline (so bad images fail the same way) and answers one fixed face. */
 class FakePipeline implements InferencePipeline {
   readonly model = { name: 'fake', version: 'test-1', schema: KAGGLE15.name, points: KAGGLE15.points, file: '/nonexistent/fake.onnx' };
@@ -186,7 +191,7 @@ describe('with the real pipeline', () => {
   });
 
   test('POST an image: faces with box, score and named keypoints in image pixels, the model, timings', async () => {
-    const response = await fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: photo });
+    const response = await fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: bytes(photo) });
     assert.equal(response.status, 200);
     const answer = (await response.json()) as KeypointsResponse;
     const direct = await pipeline.detect(photo);
@@ -208,24 +213,24 @@ describe('with the real pipeline', () => {
   });
 
   test('the same image as a multipart file field, and as application/octet-stream, gives the same faces', async () => {
-    const raw = (await (await fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: photo })).json()) as KeypointsResponse;
+    const raw = (await (await fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: bytes(photo) })).json()) as KeypointsResponse;
     const form = new FormData();
-    form.append('image', new Blob([photo], { type: 'image/png' }), 'photo.png');
+    form.append('image', new Blob([bytes(photo)], { type: 'image/png' }), 'photo.png');
     const viaForm = await fetch(`${server.base}/v1/keypoints`, { method: 'POST', body: form });
     assert.equal(viaForm.status, 200);
     assert.deepEqual(((await viaForm.json()) as KeypointsResponse).faces, raw.faces);
-    const octets = await fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: photo });
+    const octets = await fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes(photo) });
     assert.equal(octets.status, 200);
     assert.deepEqual(((await octets.json()) as KeypointsResponse).faces, raw.faces);
   });
 
   test('a JPEG cut short is 422; a photo without a face is 200 with no faces', async () => {
     const jpeg = await sharp(photo).jpeg({ quality: 90 }).toBuffer();
-    const cut = await fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: jpeg.subarray(0, Math.floor(jpeg.length / 2)) });
+    const cut = await fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: bytes(jpeg.subarray(0, Math.floor(jpeg.length / 2))) });
     assert.equal(cut.status, 422);
     assert.equal((await errorOf(cut)).code, 'undecodable_image');
     const blank = await sharp({ create: { width: 200, height: 150, channels: 3, background: '#808080' } }).webp().toBuffer();
-    const none = await fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/webp' }, body: blank });
+    const none = await fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/webp' }, body: bytes(blank) });
     assert.equal(none.status, 200);
     const answer = (await none.json()) as KeypointsResponse;
     assert.deepEqual([answer.width, answer.height, answer.faces], [200, 150, []]);
@@ -233,7 +238,7 @@ describe('with the real pipeline', () => {
 
   test('concurrent requests all succeed with the same answer', async () => {
     const answers = await Promise.all(
-      Array.from({ length: 6 }, () => fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: photo }).then(async (r) => ({ status: r.status, body: (await r.json()) as KeypointsResponse }))),
+      Array.from({ length: 6 }, () => fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: bytes(photo) }).then(async (r) => ({ status: r.status, body: (await r.json()) as KeypointsResponse }))),
     );
     for (const a of answers) {
       assert.equal(a.status, 200);
@@ -303,8 +308,8 @@ describe('bad input and load (fake pipeline, tight limits)', () => {
   });
   after(() => server?.app.close());
 
-  const post = (body: BodyInit | undefined, type?: string): Promise<Response> =>
-    fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: type ? { 'content-type': type } : {}, body });
+  const post = (body: Uint8Array | string | FormData | undefined, type?: string): Promise<Response> =>
+    fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: type ? { 'content-type': type } : {}, body: body instanceof Uint8Array ? bytes(body) : body });
 
   test('a good small image passes the fake pipeline and is rounded to 0.01 px', async () => {
     const response = await post(small, 'image/png');
@@ -408,7 +413,7 @@ describe('bad input and load (fake pipeline, tight limits)', () => {
     assert.equal(get.headers.get('allow'), 'POST');
     assert.equal((await errorOf(get)).code, 'method_not_allowed');
     for (const method of ['PUT', 'DELETE', 'PATCH']) assert.equal((await fetch(`${server.base}/v1/keypoints`, { method })).status, 405, method);
-    const postHealth = await fetch(`${server.base}/healthz`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: small });
+    const postHealth = await fetch(`${server.base}/healthz`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: bytes(small) });
     assert.equal(postHealth.status, 405);
     assert.equal(postHealth.headers.get('allow'), 'GET, HEAD');
     const missing = await fetch(`${server.base}/v2/keypoints`);
@@ -510,7 +515,7 @@ test('in-flight requests finish when the server closes; new connections are refu
   const small = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#000' } }).png().toBuffer();
   let release!: () => void;
   fake.hold = new Promise((r) => (release = r));
-  const inFlight = fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: small });
+  const inFlight = fetch(`${server.base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: bytes(small) });
   while (fake.calls === 0) await new Promise((r) => setTimeout(r, 10));
   const closed = server.app.close();
   await new Promise((r) => setTimeout(r, 100));
@@ -561,4 +566,17 @@ test('fkd serve: SIGTERM lets the request in flight finish, then exits 0', async
   assert.equal((JSON.parse(body) as KeypointsResponse).model.name, 'serve-test');
   assert.equal(await exited, 0, stderr);
   assert.match(stdout, /SIGTERM, finishing requests in flight\n[^]*stopped/);
+});
+
+test("the web page's TypeScript type-checks (web/tsconfig.json: DOM code and the server modules it bundles)", async () => {
+  const tsc = resolve(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = await new Promise<{ code: number | null; output: string }>((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [tsc, '-p', resolve(PACKAGE_ROOT, 'web', 'tsconfig.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, output }));
+  });
+  assert.equal(result.code, 0, result.output);
 });

@@ -167,7 +167,7 @@ async function waitForResult(): Promise<void> {
 
 /** The API's answer for the photo (or another picture), asked directly. */
 async function apiAnswer(picture?: Buffer): Promise<KeypointsResponse> {
-  const response = await fetch(`${base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: picture ?? (await readFile(PHOTO)) });
+  const response = await fetch(`${base}/v1/keypoints`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(picture ?? (await readFile(PHOTO))) });
   assert.equal(response.status, 200);
   return (await response.json()) as KeypointsResponse;
 }
