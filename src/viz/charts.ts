@@ -61,7 +61,7 @@ export function barsSpec(items: readonly { name: string; value: number }[], titl
     data: { values: items.filter((i) => Number.isFinite(i.value)) },
     mark: 'bar',
     encoding: {
-      y: { field: 'name', type: 'nominal', sort: null, title: null },
+      y: { field: 'name', type: 'nominal', sort: null, title: null, axis: { labelLimit: 240 } },
       x: { field: 'value', type: 'quantitative', title: axisTitle },
       tooltip: [{ field: 'name' }, { field: 'value', format: '.3f' }],
     },
