@@ -5,29 +5,12 @@
  * real class, so the compiler checks that the two agree.
  */
 
-export interface ServedFace {
-  box: { x: number; y: number; width: number; height: number };
-  score: number;
-  cropBox: { cx: number; cy: number; s: number };
-  keypoints: { name: string; x: number; y: number }[];
-}
+import type { FaceKeypoints, PhotoResult, PipelineModelInfo } from '../inference/pipeline.js';
 
-export interface ServedPhotoResult {
-  width: number;
-  height: number;
-  faces: ServedFace[];
-  timings: { decodeMs: number; detectMs: number; keypointsMs: number; totalMs: number };
-}
-
-export interface ServedModel {
-  readonly name: string;
-  readonly version: string;
-  readonly schema: string;
-  readonly points: readonly string[];
-  /** The ONNX file (served to the browser for in-page inference). */
-  readonly file: string;
-  readonly card?: unknown;
-}
+export type ServedFace = FaceKeypoints;
+export type ServedPhotoResult = PhotoResult;
+/** The loaded model; its `file` is served to the browser for in-page inference. */
+export type ServedModel = PipelineModelInfo;
 
 export interface InferencePipeline {
   readonly model: ServedModel;
