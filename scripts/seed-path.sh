@@ -26,5 +26,5 @@ score() { # run dir
 train_step configs/seed/01-baseline.json
 train_step configs/seed/02-selu.json
 train_step configs/seed/03-selu-rotation.json
-fkd fill --config configs/seed/04-selu-rotation-fill.json --rounds 3 --out runs/seed-04-selu-rotation-fill
-for round in 0 1 2 3; do score "runs/seed-04-selu-rotation-fill/round-$round"; done
+fkd fill --config configs/seed/04-selu-rotation-fill.json --rounds 3 --out runs/seed-04-selu-rotation-fill-v2
+for round in 0 1 2 3; do score "runs/seed-04-selu-rotation-fill-v2/round-$round"; done
