@@ -10,13 +10,12 @@ import { BLAZEFACE_MODELS, type BlazeFaceModel, type BlazeFaceVariant } from '..
 import { FITTED_BOX_MAPPINGS, mapToProtocolBox } from '../../src/inference/detector/box-mapping.js';
 import { decodeAnchors, weightedNms, type GridOutput, type RawDetection } from '../../src/inference/detector/decode.js';
 import { LANDMARK_ORDER, type DetectedFace, type FaceLandmarks } from '../../src/inference/detector/detected-face.js';
-import { squareOverlapOfSmaller } from '../../src/inference/detector/protocol-match.js';
+import { mergeNetworkFaces } from '../../src/inference/detector/protocol-match.js';
 import type { DetectorDescription } from '../../src/serving/api-types.js';
 import type { Frame } from './frame.js';
 
 /** As in face-detector.ts: MediaPipe's IoU for merging one network's detections, and the two networks' "same face" overlap. */
 const IOU_THRESHOLD = 0.3;
-const SAME_FACE_OVERLAP = 0.5;
 
 interface Letterbox {
   scaleX: number;
@@ -98,21 +97,8 @@ export class BrowserFaceDetector {
 
   /** Every face, best score first (face-detector.ts's detectNow). */
   async detect(frame: Frame): Promise<DetectedFace[]> {
-    let kept: DetectedFace[] = [];
-    for (const network of this.networks) {
-      const found = await network.run(frame);
-      if (kept.length === 0) {
-        kept = found;
-        continue;
-      }
-      const merged = [...kept];
-      for (const face of found) {
-        const same = merged.findIndex((k) => squareOverlapOfSmaller(face.protocolBox, k.protocolBox) > SAME_FACE_OVERLAP);
-        if (same < 0) merged.push(face);
-        else if (face.score > merged[same].score) merged[same] = face;
-      }
-      kept = merged;
-    }
-    return [...kept].sort((a, b) => b.score - a.score);
+    const perNetwork: DetectedFace[][] = [];
+    for (const network of this.networks) perNetwork.push(await network.run(frame));
+    return mergeNetworkFaces(perNetwork);
   }
 }

@@ -12,7 +12,7 @@ import { BLAZEFACE_MODELS, type BlazeFaceVariant } from './blazeface-model.js';
 import { BlazeFaceNetwork } from './blazeface-network.js';
 import { FITTED_BOX_MAPPINGS } from './box-mapping.js';
 import type { DetectedFace } from './detected-face.js';
-import { squareOverlapOfSmaller } from './protocol-match.js';
+import { mergeNetworkFaces } from './protocol-match.js';
 
 export { ModelLoadError } from './blazeface-network.js';
 export { LANDMARK_ORDER, type DetectedFace, type FaceLandmarks, type Point } from './detected-face.js';
@@ -29,9 +29,6 @@ export interface FaceDetectorOptions {
   /** onnxruntime intra-op threads per network (default 2: the project's machines have two cores). */
   readonly threads?: number;
 }
-
-/** Two networks' protocol boxes are one face when the smaller lies this much inside the larger. */
-const SAME_FACE_OVERLAP = 0.5;
 
 export const DEFAULT_VARIANTS: readonly BlazeFaceVariant[] = ['back', 'front'];
 
@@ -82,25 +79,9 @@ export class FaceDetector {
   }
 
   private async detectNow(image: RawImage): Promise<DetectedFace[]> {
-    let kept: DetectedFace[] = [];
-    for (const network of this.networks) {
-      const found = await network.run(image);
-      if (kept.length === 0) {
-        kept = found;
-        continue;
-      }
-      // A face both networks saw: keep the surer one. Containment, not IoU, decides "same face":
-      // the back network's box stops growing for faces that fill the frame and sits inside the
-      // front network's.
-      const merged = [...kept];
-      for (const face of found) {
-        const same = merged.findIndex((k) => squareOverlapOfSmaller(face.protocolBox, k.protocolBox) > SAME_FACE_OVERLAP);
-        if (same < 0) merged.push(face);
-        else if (face.score > merged[same].score) merged[same] = face;
-      }
-      kept = merged;
-    }
-    return [...kept].sort((a, b) => b.score - a.score);
+    const perNetwork: DetectedFace[][] = [];
+    for (const network of this.networks) perNetwork.push(await network.run(image));
+    return mergeNetworkFaces(perNetwork);
   }
 
   async close(): Promise<void> {

@@ -46,3 +46,24 @@ export function bestMatch(candidates: readonly FaceBox[], truth: FaceBox, minIou
   }
   return best;
 }
+
+/** Overlap of the smaller box above which two networks' detections are one face. */
+export const SAME_FACE_OVERLAP = 0.5;
+
+/**
+ * Merge the faces of several detector networks: a face both saw keeps the surer detection.
+ * Containment, not IoU, decides "same face": the back network's box stops growing for faces
+ * that fill the frame and sits inside the front network's. Best score first.
+ */
+export function mergeNetworkFaces<T extends { protocolBox: FaceBox; score: number }>(perNetwork: readonly (readonly T[])[]): T[] {
+  const [first = [], ...others] = perNetwork;
+  const merged: T[] = [...first];
+  for (const found of others) {
+    for (const face of found) {
+      const same = merged.findIndex((k) => squareOverlapOfSmaller(face.protocolBox, k.protocolBox) > SAME_FACE_OVERLAP);
+      if (same < 0) merged.push(face);
+      else if (face.score > merged[same].score) merged[same] = face;
+    }
+  }
+  return merged.sort((a, b) => b.score - a.score);
+}
