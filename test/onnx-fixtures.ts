@@ -1,3 +1,4 @@
+import { validateModelSpec } from '../src/models/spec.js';
 /** Shared by the ONNX and predict tests: faces to run, and randomly initialised engine models. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -79,3 +80,17 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
   return max;
 }
+
+/** Small and fast, but spatially asymmetric (so a mirrored face gives a different answer). */
+export const SMALL_SPEC: ModelSpec = validateModelSpec({
+  name: 'small',
+  inputSize: 96,
+  outputs: 30,
+  layers: [
+    { type: 'conv', filters: 8, kernel: 5, stride: 2, activation: 'relu' },
+    { type: 'maxpool', size: 2 },
+    { type: 'conv', filters: 16, kernel: 3, stride: 2, activation: 'relu' },
+    { type: 'flatten' },
+    { type: 'dense', units: 30 },
+  ],
+});

@@ -6,26 +6,13 @@ import * as ort from 'onnxruntime-node';
 import { KeypointModel } from '../src/inference/keypoint-model.js';
 import { exportOnnx } from '../src/inference/onnx/export.js';
 import { decodeModelWithOpaqueGraph, encodeModel, type ModelHeader } from '../src/inference/onnx/proto.js';
-import { namedSpec, validateModelSpec } from '../src/models/spec.js';
+import { namedSpec } from '../src/models/spec.js';
 import { KAGGLE15 } from '../src/schema/index.js';
 import { FACE_PIXELS, FACE_SIZE } from '../src/data/dataset.js';
 import { InputError } from '../src/data/errors.js';
 import { tempDir } from './helpers.js';
-import { maxAbsDiff, randomTorchModel, testFaces } from './onnx-fixtures.js';
+import { SMALL_SPEC, maxAbsDiff, randomTorchModel, testFaces } from './onnx-fixtures.js';
 
-/** Small and fast, but spatially asymmetric (so a mirrored face gives a different answer). */
-const SMALL_SPEC = validateModelSpec({
-  name: 'small',
-  inputSize: 96,
-  outputs: 30,
-  layers: [
-    { type: 'conv', filters: 8, kernel: 5, stride: 2, activation: 'relu' },
-    { type: 'maxpool', size: 2 },
-    { type: 'conv', filters: 16, kernel: 3, stride: 2, activation: 'relu' },
-    { type: 'flatten' },
-    { type: 'dense', units: 30 },
-  ],
-});
 
 const smallModel = randomTorchModel(SMALL_SPEC, 4);
 const smallOnnx = exportOnnx(smallModel.spec, smallModel.native.getState(), smallModel.metadata);

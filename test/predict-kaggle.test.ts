@@ -10,26 +10,13 @@ import { readLookupTable } from '../src/data/kaggle/submission.js';
 import { exportOnnx } from '../src/inference/onnx/export.js';
 import { decodeModelWithOpaqueGraph, encodeModel } from '../src/inference/onnx/proto.js';
 import { KeypointModel } from '../src/inference/keypoint-model.js';
-import { validateModelSpec } from '../src/models/spec.js';
 import { DEFAULT_MODEL } from '../src/cli/commands/predict.js';
 import { runCli, sharedData, tempDir } from './helpers.js';
-import { randomTorchModel, testFaces } from './onnx-fixtures.js';
+import { SMALL_SPEC, randomTorchModel, testFaces } from './onnx-fixtures.js';
 
 const KAGGLE_TEST_IMAGES = 1783;
 const LOOKUP_ROWS = 27124;
 
-const SPEC = validateModelSpec({
-  name: 'predict-test',
-  inputSize: 96,
-  outputs: 30,
-  layers: [
-    { type: 'conv', filters: 8, kernel: 5, stride: 2, activation: 'relu' },
-    { type: 'maxpool', size: 2 },
-    { type: 'conv', filters: 16, kernel: 3, stride: 2, activation: 'relu' },
-    { type: 'flatten' },
-    { type: 'dense', units: 30 },
-  ],
-});
 
 interface Fixture {
   dir: string;
@@ -57,7 +44,7 @@ async function fixture(t: TestContext): Promise<Fixture | undefined> {
     for (let i = 0; i < KAGGLE_TEST_IMAGES; i++) faces.set(distinct.subarray((i % distinctCount) * FACE_PIXELS, ((i % distinctCount) + 1) * FACE_PIXELS), i * FACE_PIXELS);
     const testCsv = join(dir, 'test.csv');
     await writeKaggleTest(testCsv, { size: KAGGLE_TEST_IMAGES, imageIds: Int32Array.from({ length: KAGGLE_TEST_IMAGES }, (_, i) => i + 1), images: faces });
-    const torch = randomTorchModel(SPEC, 21);
+    const torch = randomTorchModel(SMALL_SPEC, 21);
     const model = join(dir, 'model.onnx');
     await writeFile(model, exportOnnx(torch.spec, torch.native.getState(), torch.metadata));
     return { dir, model, testCsv, faces };
@@ -134,7 +121,7 @@ async function smallFixture(t: TestContext): Promise<{ dir: string; model: strin
   const lookup = join(dir, 'IdLookupTable.csv');
   const rows = Array.from({ length: 12 }, (_, i) => `${2 * i + 1},${i + 1},left_eye_center_x\r\n${2 * i + 2},${i + 1},nose_tip_y\r\n`);
   await writeFile(lookup, `RowId,ImageId,FeatureName,Location\r\n${rows.join('')}`);
-  const torch = randomTorchModel(SPEC, 22);
+  const torch = randomTorchModel(SMALL_SPEC, 22);
   const model = join(dir, 'model.onnx');
   await writeFile(model, exportOnnx(torch.spec, torch.native.getState(), torch.metadata));
   return { dir, model, testCsv, lookup };
