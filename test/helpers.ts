@@ -29,8 +29,8 @@ export function sharedData(t: TestContext, sub: string): string | undefined {
   return undefined;
 }
 
-/** A small random set with some keypoints missing. */
-export function randomKeypointSet(size: number, seed = 1): KeypointSet {
+/** A small random set with some keypoints missing (15 Kaggle points, or `points` points, e.g. 68). */
+export function randomKeypointSet(size: number, seed = 1, points = 15): KeypointSet {
   let state = seed >>> 0;
   const next = (): number => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
@@ -38,13 +38,13 @@ export function randomKeypointSet(size: number, seed = 1): KeypointSet {
   };
   const images = new Uint8Array(size * FACE_PIXELS);
   for (let i = 0; i < images.length; i++) images[i] = Math.floor(next() * 256);
-  const keypoints = new Float64Array(size * 30);
+  const keypoints = new Float64Array(size * points * 2);
   for (let i = 0; i < keypoints.length; i += 2) {
     const missing = next() < 0.3;
     keypoints[i] = missing ? Number.NaN : next() * 96;
     keypoints[i + 1] = missing ? Number.NaN : next() * 96;
   }
-  return { size, pointCount: 15, images, keypoints };
+  return { size, pointCount: points, images, keypoints };
 }
 
 /** The installed CLI entry (bin/fkd.js over dist/, built by `npm test` first), spawned as a user would. */

@@ -9,8 +9,13 @@ export const FACE_PIXELS = FACE_SIZE * FACE_SIZE;
 export interface KeypointSet {
   /** Number of faces. */
   readonly size: number;
-  /** Points per face (15 for Kaggle). */
+  /** Points per face (15 for Kaggle, 68 for iBUG 300-W). */
   readonly pointCount: number;
+  /**
+   * The keypoint schema's name (kaggle15, ibug68), as decided by a CSV's header. Optional: when
+   * absent, the schema is the known one with `pointCount` points (see `schemaOfSet`).
+   */
+  readonly schema?: string;
   /** size * 96 * 96 grey values, row-major, face after face. */
   readonly images: Uint8Array;
   /** size * pointCount * 2 coordinates (x0,y0,x1,y1,...) in 96x96 crop pixels; NaN = missing. */
@@ -59,5 +64,5 @@ export function selectRows(set: KeypointSet, rows: readonly number[]): KeypointS
     keypoints.set(set.keypoints.subarray(r * stride, (r + 1) * stride), i * stride);
     predicted?.set(set.predicted!.subarray(r * stride, (r + 1) * stride), i * stride);
   });
-  return { size: rows.length, pointCount: set.pointCount, images, keypoints, predicted };
+  return { size: rows.length, pointCount: set.pointCount, schema: set.schema, images, keypoints, predicted };
 }

@@ -76,8 +76,26 @@ export function mapPoints(mapping: PointMapping, coords: ArrayLike<number>): Flo
 
 const schemas: Record<string, KeypointSchema> = { kaggle15: KAGGLE15, ibug68: IBUG68 };
 
+/** Every schema fkd knows, e.g. for deciding a CSV file's schema from its header. */
+export const KNOWN_SCHEMAS: readonly KeypointSchema[] = Object.values(schemas);
+
 export function schemaByName(name: string): KeypointSchema {
   const schema = schemas[name];
   if (!schema) throw new Error(`unknown keypoint schema "${name}" (known: ${Object.keys(schemas).join(', ')})`);
   return schema;
+}
+
+/**
+ * The schema of a set of keypoints: the named one when `schema` is given (it must have
+ * `pointCount` points), else the one known schema with `pointCount` points.
+ */
+export function schemaOfSet(set: { readonly pointCount: number; readonly schema?: string }): KeypointSchema {
+  if (set.schema !== undefined) {
+    const schema = schemaByName(set.schema);
+    if (schema.points.length !== set.pointCount) throw new Error(`schema ${schema.name} has ${schema.points.length} points, the set has ${set.pointCount}`);
+    return schema;
+  }
+  const matches = KNOWN_SCHEMAS.filter((s) => s.points.length === set.pointCount);
+  if (matches.length !== 1) throw new Error(`no known keypoint schema has ${set.pointCount} points (known: ${KNOWN_SCHEMAS.map((s) => `${s.name} ${s.points.length}`).join(', ')})`);
+  return matches[0];
 }

@@ -6,7 +6,7 @@ import { selectRows } from '../../data/dataset.js';
 import { renderContactSheet } from '../../viz/contact-sheet.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UsageError } from '../../util/usage-error.js';
-import { KAGGLE15 } from '../../schema/index.js';
+import { schemaOfSet } from '../../schema/index.js';
 import { buildYtf15 } from '../../data/ytf15.js';
 import { dataRoot } from '../../util/paths.js';
 import { progressBar } from '../progress.js';
@@ -23,7 +23,7 @@ export function registerDataCommands(program: Command): void {
     .action(async (file: string, options: { json?: boolean }) => {
       const result = await readKaggleCsv(file, { labelsOnly: true });
       if (result.kind !== 'training') throw new UsageError(`${file}: a test.csv layout (ImageId,Image) has no keypoints; ${result.set.size} images`);
-      const stats = computeStats(result.set, KAGGLE15);
+      const stats = computeStats(result.set, schemaOfSet(result.set));
       process.stdout.write(options.json ? JSON.stringify({ file, ...stats }, null, 2) + '\n' : `${file}\n${formatStats(stats)}\n`);
     });
 
@@ -45,13 +45,14 @@ export function registerDataCommands(program: Command): void {
       const result = await readKaggleCsv(file);
       if (result.kind !== 'training') throw new UsageError(`${file}: a test.csv layout has no keypoints to draw`);
       const set = result.set;
+      const stride = set.pointCount * 2;
       const rows: number[] = [];
       for (let r = start; r < set.size && rows.length < count; r++) {
-        if (options.complete && set.keypoints.subarray(r * 30, r * 30 + 30).some(Number.isNaN)) continue;
+        if (options.complete && set.keypoints.subarray(r * stride, (r + 1) * stride).some(Number.isNaN)) continue;
         rows.push(r);
       }
       if (rows.length === 0) throw new UsageError(`${file}: no faces to draw from row ${start} (${set.size} rows)`);
-      const png = await renderContactSheet(selectRows(set, rows), KAGGLE15, { columns, scale, captions: rows.map((r) => `row ${r}`) });
+      const png = await renderContactSheet(selectRows(set, rows), schemaOfSet(set), { columns, scale, captions: rows.map((r) => `row ${r}`) });
       await writeFileAtomic(options.out, png);
       process.stdout.write(`wrote ${options.out}: ${rows.length} faces\n`);
     });

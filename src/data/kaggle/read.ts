@@ -1,7 +1,8 @@
 import { open } from 'node:fs/promises';
 import { FACE_PIXELS, type ImageSet, type KeypointSet } from '../dataset.js';
 import { InputError } from '../errors.js';
-import { IMAGE_COLUMN, IMAGE_ID_COLUMN, KAGGLE_COORD_COLUMNS, PREDICTED_COLUMN } from './columns.js';
+import { IMAGE_COLUMN, IMAGE_ID_COLUMN, PREDICTED_COLUMN, coordinateColumnOwner } from './columns.js';
+import { KNOWN_SCHEMAS, coordinateColumns, type KeypointSchema } from '../../schema/index.js';
 
 /** What a Kaggle-format CSV holds, decided by its header. */
 export type KaggleFile = { kind: 'training'; set: KeypointSet } | { kind: 'test'; set: ImageSet };
@@ -31,6 +32,7 @@ interface Column {
 }
 
 const CHUNK_BYTES = 4 << 20;
+/** Longest scalar field accepted; the Predicted column may be longer: one character per coordinate column. */
 const MAX_SCALAR_FIELD = 64;
 const COMMA = 44;
 const NEWLINE = 10;
@@ -41,31 +43,58 @@ const QUOTE = 34;
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
 
-function planColumns(file: string, header: string[], imageOptional: boolean): { columns: Column[]; kind: 'training' | 'test' } {
+interface ColumnPlan {
+  columns: Column[];
+  kind: 'training' | 'test';
+  /** The keypoint schema the coordinate columns belong to (training layout only). */
+  schema?: KeypointSchema;
+}
+
+const KNOWN_LAYOUTS = (): string =>
+  `expected a keypoint file's header (<point>_x,<point>_y for every point of one known schema: ${KNOWN_SCHEMAS.map((s) => `${s.name}, ${s.points.length * 2} columns`).join('; ')}; then ${IMAGE_COLUMN}) or Kaggle's test.csv header (${IMAGE_ID_COLUMN},${IMAGE_COLUMN})`;
+
+/**
+ * The header decides the layout: coordinate columns of exactly one known schema (in any order)
+ * make a training layout of that schema; none make a test layout (ImageId,Image).
+ */
+function planColumns(file: string, header: string[], imageOptional: boolean): ColumnPlan {
   const seen = new Set<string>();
+  let schema: KeypointSchema | undefined;
+  let schemaWitness = '';
   const columns = header.map((rawName, position): Column => {
     const name = rawName.trim();
     if (seen.has(name)) throw new InputError({ file, line: 1, field: name }, `column appears twice in the header`);
     seen.add(name);
-    const coord = KAGGLE_COORD_COLUMNS.indexOf(name);
-    if (coord >= 0) return { kind: ColumnKind.Coord, index: coord, name };
+    const owner = coordinateColumnOwner(name);
+    if (owner) {
+      if (schema && owner.schema !== schema) {
+        throw new InputError(
+          { file, line: 1, field: name },
+          `a ${owner.schema.name} keypoint column after ${schema.name} column ${schemaWitness}: the header mixes keypoint schemas; a file holds the columns of one schema (${KNOWN_SCHEMAS.map((s) => s.name).join(' or ')})`,
+        );
+      }
+      if (!schema) {
+        schema = owner.schema;
+        schemaWitness = name;
+      }
+      return { kind: ColumnKind.Coord, index: owner.index, name };
+    }
     if (name === IMAGE_COLUMN) return { kind: ColumnKind.Image, index: -1, name };
     if (name === IMAGE_ID_COLUMN) return { kind: ColumnKind.ImageId, index: -1, name };
     if (name === PREDICTED_COLUMN) return { kind: ColumnKind.Predicted, index: -1, name };
-    throw new InputError(
-      { file, line: 1, field: name || `#${position + 1}` },
-      `unknown column; expected Kaggle's training.csv header (30 keypoint columns + ${IMAGE_COLUMN}) or test.csv header (${IMAGE_ID_COLUMN},${IMAGE_COLUMN})`,
-    );
+    throw new InputError({ file, line: 1, field: name || `#${position + 1}` }, `unknown column; ${KNOWN_LAYOUTS()}`);
   });
   if (!seen.has(IMAGE_COLUMN) && !imageOptional) throw new InputError({ file, line: 1, field: IMAGE_COLUMN }, 'the header has no Image column');
-  const coordCount = columns.filter((c) => c.kind === ColumnKind.Coord).length;
-  if (coordCount === 0) {
-    if (!seen.has(IMAGE_ID_COLUMN)) throw new InputError({ file, line: 1, field: IMAGE_ID_COLUMN }, 'a file without keypoint columns needs an ImageId column (Kaggle test.csv)');
+  if (!schema) {
+    if (!seen.has(IMAGE_ID_COLUMN)) throw new InputError({ file, line: 1, field: IMAGE_ID_COLUMN }, `a file without keypoint columns needs an ImageId column (Kaggle test.csv); ${KNOWN_LAYOUTS()}`);
     return { columns, kind: 'test' };
   }
-  const missing = KAGGLE_COORD_COLUMNS.filter((c) => !seen.has(c));
-  if (missing.length > 0) throw new InputError({ file, line: 1, field: missing[0] }, `the header lacks ${missing.length} keypoint column(s): ${missing.join(', ')}`);
-  return { columns, kind: 'training' };
+  const missing = coordinateColumns(schema).filter((c) => !seen.has(c));
+  if (missing.length > 0) {
+    const listed = missing.length > 8 ? `${missing.slice(0, 8).join(', ')}, …` : missing.join(', ');
+    throw new InputError({ file, line: 1, field: missing[0] }, `the header lacks ${missing.length} ${schema.name} keypoint column(s): ${listed}`);
+  }
+  return { columns, kind: 'training', schema };
 }
 
 /** Growable row storage, sized from the first row so that a large file allocates about once. */
@@ -105,7 +134,8 @@ class RowStore {
 }
 
 /**
- * Read a Kaggle-format CSV (training.csv layout, or test.csv's ImageId,Image) in one streaming
+ * Read a Kaggle-format CSV (training.csv layout of any known keypoint schema, decided by the
+ * header: Kaggle's 15 points or iBUG's 68; or test.csv's ImageId,Image) in one streaming
  * pass over bytes: the text is never held whole, pixels go straight into a Uint8Array.
  * Missing keypoints (empty fields) become NaN. Any malformed field throws an InputError with
  * the file, line and column.
@@ -115,7 +145,10 @@ export async function readKaggleCsv(file: string, options: ReadOptions = {}): Pr
   try {
     const totalBytes = (await handle.stat()).size;
     const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-    const coordsPerRow = KAGGLE_COORD_COLUMNS.length;
+    // Set from the header: the schema's coordinate columns per row.
+    let coordsPerRow = 0;
+    let maxScalar = MAX_SCALAR_FIELD;
+    let schema: KeypointSchema | undefined;
     const storeImages = options.labelsOnly !== true;
 
     let headerBytes: number[] | null = [];
@@ -157,7 +190,7 @@ export async function readKaggleCsv(file: string, options: ReadOptions = {}): Pr
       const column = columns[col];
       const s = store!;
       const row = s.rows;
-      if (scalar.length > MAX_SCALAR_FIELD) fail(`value longer than ${MAX_SCALAR_FIELD} characters`);
+      if (scalar.length > maxScalar) fail(`value longer than ${maxScalar} characters`);
       switch (column.kind) {
         case ColumnKind.Image:
           if (pixelDigits > 0) pushPixel();
@@ -215,6 +248,9 @@ export async function readKaggleCsv(file: string, options: ReadOptions = {}): Pr
       const plan = planColumns(file, text.split(','), !storeImages);
       columns = plan.columns;
       kind = plan.kind;
+      schema = plan.schema;
+      coordsPerRow = schema ? schema.points.length * 2 : 0;
+      maxScalar = Math.max(MAX_SCALAR_FIELD, coordsPerRow);
       store = new RowStore(coordsPerRow, columns.some((c) => c.kind === ColumnKind.Predicted), storeImages ? FACE_PIXELS : 0);
       headerBytes = null;
     };
@@ -278,7 +314,7 @@ export async function readKaggleCsv(file: string, options: ReadOptions = {}): Pr
           if (b === QUOTE) fail('quoted fields are not supported in Kaggle-format files');
           rowHasContent = true;
           // Kept short; a longer value is reported when its field ends, after the column count is checked.
-          if (scalar.length <= MAX_SCALAR_FIELD) scalar += String.fromCharCode(b);
+          if (scalar.length <= maxScalar) scalar += String.fromCharCode(b);
         }
       }
       bytesSeen += bytesRead;
@@ -303,6 +339,7 @@ export async function readKaggleCsv(file: string, options: ReadOptions = {}): Pr
       set: {
         size: rows,
         pointCount: coordsPerRow / 2,
+        schema: schema!.name,
         images: storeImages ? s.images.subarray(0, rows * FACE_PIXELS) : new Uint8Array(0),
         keypoints: s.keypoints.subarray(0, rows * coordsPerRow),
         predicted: s.predicted?.subarray(0, rows * coordsPerRow),

@@ -1,6 +1,7 @@
 import { FACE_PIXELS, type ImageSet, type KeypointSet } from '../dataset.js';
 import { streamFileAtomic } from '../../util/atomic.js';
-import { IMAGE_COLUMN, KAGGLE_COORD_COLUMNS, PREDICTED_COLUMN, TEST_HEADER, TRAINING_HEADER } from './columns.js';
+import { TEST_HEADER, trainingHeader } from './columns.js';
+import { schemaOfSet } from '../../schema/index.js';
 
 /** A coordinate as Kaggle writes it: shortest round-trip decimal, empty when missing. */
 function formatCoordinate(value: number): string {
@@ -8,15 +9,16 @@ function formatCoordinate(value: number): string {
 }
 
 /**
- * Write a set in Kaggle's training.csv layout (30 keypoint columns + Image). With
+ * Write a set in Kaggle's training.csv layout: the set's schema's keypoint columns (for Kaggle's
+ * 15 points exactly Kaggle's 30 columns; for ibug68 136 columns `jaw_0_x`, …) then Image. With
  * `predictedColumn`, fkd's Predicted column (0/1 per coordinate) goes before Image.
  * Atomic: the file appears complete or not at all.
  */
 export async function writeKaggleTraining(path: string, set: KeypointSet, options: { predictedColumn?: boolean } = {}): Promise<void> {
-  const coords = KAGGLE_COORD_COLUMNS.length;
-  if (set.pointCount * 2 !== coords) throw new Error(`Kaggle's format holds 15 points; this set has ${set.pointCount}`);
+  const schema = schemaOfSet(set);
+  const coords = schema.points.length * 2;
   const withPredicted = options.predictedColumn === true;
-  const header = withPredicted ? [...KAGGLE_COORD_COLUMNS, PREDICTED_COLUMN, IMAGE_COLUMN] : [...TRAINING_HEADER];
+  const header = trainingHeader(schema, { predictedColumn: withPredicted });
   await streamFileAtomic(path, async (sink) => {
     await sink.text(header.join(',') + '\n');
     for (let r = 0; r < set.size; r++) {
