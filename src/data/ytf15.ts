@@ -4,7 +4,7 @@ import { FACE_PIXELS, type ImageSet, type KeypointSet } from './dataset.js';
 import { readYtf68, type Ytf68Labelled, type Ytf68Split, type Ytf68Unlabelled } from './landmarks/ytf68.js';
 import { decodeGrey } from './image.js';
 import { cropFace, imagePointsToCrop, type FaceBox } from './crop.js';
-import { KAGGLE15, YTF15_MAPPING, mapPoints } from '../schema/index.js';
+import { IBUG68, KAGGLE15, YTF15_MAPPING, mapPoints, type KeypointSchema } from '../schema/index.js';
 import { writeKaggleTest, writeKaggleTraining } from './kaggle/write.js';
 import { readKaggleCsv } from './kaggle/read.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -15,6 +15,12 @@ export interface BuildYtf15Options {
   outDir: string;
   /** Keep all 15 labels on kaggle_sparse rows (the full-label task). */
   allLabels?: boolean;
+  /**
+   * Keypoints per face: 15 (default; the YTF-15 protocol's 68 → 15 mapping, Kaggle's columns)
+   * or 68 (all of the iBUG 300-W points, schema ibug68, every row fully labelled: no sparse rows).
+   * Same face boxes, crops and split either way.
+   */
+  points?: 15 | 68;
   /** Also write a 7049-row file of this name with Kaggle's label sparsity. */
   fullSizeFile?: string;
   /** Kaggle training_keypoints.csv, whose per-row missing pattern the full-size file copies. */
@@ -34,7 +40,7 @@ interface CroppedFace {
   path: string;
   box: FaceBox;
   pixels: Uint8Array;
-  /** 30 crop coordinates (labelled faces only). */
+  /** The schema's crop coordinates: 30 or 136 (labelled faces only). */
   keypoints?: Float64Array;
 }
 
@@ -52,19 +58,21 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   return results;
 }
 
-function toKeypointSet(faces: readonly CroppedFace[], keepOnly?: (face: CroppedFace) => readonly number[] | undefined): KeypointSet {
+function toKeypointSet(faces: readonly CroppedFace[], schema: KeypointSchema, keepOnly?: (face: CroppedFace) => readonly number[] | undefined): KeypointSet {
+  const points = schema.points.length;
+  const stride = points * 2;
   const images = new Uint8Array(faces.length * FACE_PIXELS);
-  const keypoints = new Float64Array(faces.length * 30);
+  const keypoints = new Float64Array(faces.length * stride);
   faces.forEach((face, i) => {
     images.set(face.pixels, i * FACE_PIXELS);
     const kept = keepOnly?.(face);
-    for (let p = 0; p < 15; p++) {
+    for (let p = 0; p < points; p++) {
       const keep = !kept || kept.includes(p);
-      keypoints[i * 30 + 2 * p] = keep ? face.keypoints![2 * p] : Number.NaN;
-      keypoints[i * 30 + 2 * p + 1] = keep ? face.keypoints![2 * p + 1] : Number.NaN;
+      keypoints[i * stride + 2 * p] = keep ? face.keypoints![2 * p] : Number.NaN;
+      keypoints[i * stride + 2 * p + 1] = keep ? face.keypoints![2 * p + 1] : Number.NaN;
     }
   });
-  return { size: faces.length, pointCount: 15, images, keypoints };
+  return { size: faces.length, pointCount: points, schema: schema.name, images, keypoints };
 }
 
 function toImageSet(faces: readonly CroppedFace[]): ImageSet {
@@ -90,7 +98,7 @@ async function readSparsityPattern(kaggleKeypointsFile: string): Promise<Float64
 
 function fullSizeSet(trainFaces: readonly CroppedFace[], pattern: Float64Array): KeypointSet {
   const faces = Array.from({ length: KAGGLE_TRAINING_ROWS }, (_, r) => trainFaces[r % trainFaces.length]);
-  const set = toKeypointSet(faces);
+  const set = toKeypointSet(faces, KAGGLE15);
   for (let c = 0; c < set.keypoints.length; c++) if (Number.isNaN(pattern[c])) set.keypoints[c] = Number.NaN;
   return set;
 }
@@ -109,8 +117,17 @@ function sourcesCsv(entries: { file: string; row: number; face: CroppedFace; spl
  * dev.csv and test.csv (all 15 labels), unlabelled.csv (train identities' unlabelled frames,
  * Kaggle test.csv layout), sources.csv (which image and face box each row came from) and
  * manifest.json. Every file is written atomically.
+ *
+ * With `points: 68` the same crops carry all 68 points (schema ibug68) in every file, the
+ * train split included: the 68-point task uses every label.
  */
 export async function buildYtf15(options: BuildYtf15Options): Promise<BuildYtf15Summary> {
+  const points = options.points ?? 15;
+  if (points !== 15 && points !== 68) throw new Error(`buildYtf15: points must be 15 or 68, got ${String(points)}`);
+  const schema = points === 68 ? IBUG68 : KAGGLE15;
+  if (points === 68 && options.fullSizeFile) throw new Error("the full-size file copies Kaggle's 15-point label sparsity; it cannot be built with 68 points");
+  // Only the 15-point task cuts the train split's kaggle_sparse rows to Kaggle's 4 points.
+  const allLabels = options.allLabels === true || points === 68;
   // Everything that can fail on input is read before the first file is written.
   const data = await readYtf68(options.ytfDir);
   const sparsityPattern = options.fullSizeFile ? await readSparsityPattern(options.kaggleKeypointsFile ?? '') : undefined;
@@ -119,7 +136,7 @@ export async function buildYtf15(options: BuildYtf15Options): Promise<BuildYtf15
   const crop = async (image: Ytf68Labelled | Ytf68Unlabelled): Promise<CroppedFace> => {
     const grey = await decodeGrey(join(options.ytfDir, image.path));
     const face: CroppedFace = { path: image.path, box: image.box, pixels: cropFace(grey, image.box) };
-    if ('points' in image) face.keypoints = imagePointsToCrop(image.box, mapPoints(YTF15_MAPPING, image.points));
+    if ('points' in image) face.keypoints = imagePointsToCrop(image.box, points === 68 ? image.points : mapPoints(YTF15_MAPPING, image.points));
     options.onProgress?.(++done, total);
     return face;
   };
@@ -137,14 +154,14 @@ export async function buildYtf15(options: BuildYtf15Options): Promise<BuildYtf15
   };
 
   const sparseOf = new Map(labelledBySplit.train.map((l) => [l.path, l.kaggleSparse]));
-  const training = toKeypointSet(faces.train, (face) => (!options.allLabels && sparseOf.get(face.path) ? KAGGLE15.sparsePoints : undefined));
+  const training = toKeypointSet(faces.train, schema, (face) => (!allLabels && sparseOf.get(face.path) ? KAGGLE15.sparsePoints : undefined));
   const files: Record<string, number> = {};
   const out = (name: string): string => join(options.outDir, name);
 
   await writeKaggleTraining(out('training.csv'), training);
   files['training.csv'] = training.size;
   for (const split of ['dev', 'test'] as const) {
-    const set = toKeypointSet(faces[split]);
+    const set = toKeypointSet(faces[split], schema);
     await writeKaggleTraining(out(`${split}.csv`), set);
     files[`${split}.csv`] = set.size;
   }
@@ -157,18 +174,23 @@ export async function buildYtf15(options: BuildYtf15Options): Promise<BuildYtf15
   }
 
   const sources = [
-    ...faces.train.map((face, row) => ({ file: 'training.csv', row, face, split: 'train' as const, sparse: !options.allLabels && sparseOf.get(face.path) === true })),
+    ...faces.train.map((face, row) => ({ file: 'training.csv', row, face, split: 'train' as const, sparse: !allLabels && sparseOf.get(face.path) === true })),
     ...faces.dev.map((face, row) => ({ file: 'dev.csv', row, face, split: 'dev' as const, sparse: false })),
     ...faces.test.map((face, row) => ({ file: 'test.csv', row, face, split: 'test' as const, sparse: false })),
     ...faces.unlabelled.map((face, row) => ({ file: 'unlabelled.csv', row, face, split: 'train' as const, sparse: false, boxFrom: unlabelledTrain[row].boxFrom })),
   ];
   await writeFileAtomic(out('sources.csv'), sourcesCsv(sources));
   const manifest = {
-    about: 'YTF-15 benchmark data built by `fkd data build-ytf15` under the protocol of shared/data/README.md',
+    about:
+      points === 68
+        ? 'YTF-15 protocol crops with all 68 points (schema ibug68), built by `fkd data build-ytf15 --points 68` under the protocol of shared/data/README.md'
+        : 'YTF-15 benchmark data built by `fkd data build-ytf15` under the protocol of shared/data/README.md',
     ytf68: options.ytfDir,
-    allLabels: options.allLabels === true,
+    points,
+    schema: schema.name,
+    allLabels,
     files,
-    completeTrainingRows: training.size - faces.train.filter((f) => !options.allLabels && sparseOf.get(f.path)).length,
+    completeTrainingRows: training.size - faces.train.filter((f) => !allLabels && sparseOf.get(f.path)).length,
     unlabelledBoxes: 'borrowed from the labelled frame of the same identity and size with the nearest frame number',
   };
   await writeFileAtomic(out('manifest.json'), JSON.stringify(manifest, null, 2) + '\n');

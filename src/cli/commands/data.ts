@@ -59,13 +59,25 @@ export function registerDataCommands(program: Command): void {
 
   data
     .command('build-ytf15')
-    .description('Build the YTF-15 benchmark data (Kaggle-format CSVs of 96x96 face crops) from the ytf68 landmark images')
+    .description(
+      'Build the YTF-15 benchmark data (Kaggle-format CSVs of 96x96 face crops) from the ytf68 landmark images; ' +
+        'with --points 68, the same crops and split with all 68 iBUG 300-W points (schema ibug68)',
+    )
     .requiredOption('-o, --out <dir>', 'folder to write training.csv, dev.csv, test.csv, unlabelled.csv, sources.csv, manifest.json')
     .option('--ytf68 <dir>', 'the ytf68 folder (default: $FKD_DATA/ytf68, $FKD_DATA defaulting to ../shared/data)')
-    .option('--all-labels', "keep all 15 labels on the train split's kaggle_sparse rows (the full-label task)")
+    .option(
+      '--points <n>',
+      "keypoints per face: 15 (Kaggle's columns, the YTF-15 task) or 68 (every iBUG 300-W point, columns jaw_0_x … inner_lip_7_y, " +
+        'all labels on every row, e.g. --out data/ytf68crop)',
+      '15',
+    )
+    .option('--all-labels', "keep all 15 labels on the train split's kaggle_sparse rows (the full-label task; --points 68 always keeps every label)")
     .option('--full-size [file]', "also write a 7049-row Kaggle-format file with Kaggle's real label sparsity, for scale tests (default name kaggle_full_7049.csv)")
     .option('--kaggle-keypoints <file>', 'Kaggle training_keypoints.csv whose missing-label pattern --full-size copies (default: $FKD_DATA/kaggle/training_keypoints.csv)')
-    .action(async (options: { out: string; ytf68?: string; allLabels?: boolean; fullSize?: string | boolean; kaggleKeypoints?: string }) => {
+    .action(async (options: { out: string; ytf68?: string; points: string; allLabels?: boolean; fullSize?: string | boolean; kaggleKeypoints?: string }) => {
+      if (options.points !== '15' && options.points !== '68') throw new UsageError(`--points must be 15 or 68, got "${options.points}"`);
+      const points = options.points === '68' ? 68 : 15;
+      if (points === 68 && options.fullSize) throw new UsageError("--full-size copies Kaggle's 15-point label sparsity; it cannot be combined with --points 68");
       const ytfDir = resolve(options.ytf68 ?? resolve(dataRoot(), 'ytf68'));
       const bar = progressBar('faces');
       const fullSizeName = options.fullSize === true ? 'kaggle_full_7049.csv' : options.fullSize || undefined;
@@ -74,6 +86,7 @@ export function registerDataCommands(program: Command): void {
           ytfDir,
           outDir: resolve(options.out),
           allLabels: options.allLabels === true,
+          points,
           fullSizeFile: fullSizeName,
           kaggleKeypointsFile: options.kaggleKeypoints ?? resolve(dataRoot(), 'kaggle', 'training_keypoints.csv'),
           onProgress: (done, total) => bar.update(done, total),
