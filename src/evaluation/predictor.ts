@@ -12,6 +12,8 @@ export interface KeypointPredictor {
   /** The training run directory, when the predictor came from one. */
   readonly runDir?: string;
   readonly pointCount: number;
+  /** Keypoint schema name from the model's metadata (kaggle15, ibug68). */
+  readonly schema: string;
   predict(images: Uint8Array, count: number): Promise<ArrayLike<number>>;
 }
 
@@ -33,6 +35,7 @@ async function loadOnnx(file: string): Promise<KeypointPredictor> {
   return {
     name: basename(file),
     pointCount: model.pointCount,
+    schema: model.info.schema,
     predict: (images: Uint8Array) => model.predict(images),
   };
 }
@@ -47,11 +50,11 @@ export async function loadPredictor(target: string): Promise<KeypointPredictor> 
     const best = join(target, 'best.fkd');
     if (!existsSync(best)) throw new InputError({ file: target }, 'a run directory needs best.fkd (has the run finished an epoch?)');
     const model = await TorchModel.load(best);
-    return { name: basename(target), runDir: target, pointCount: model.pointCount, predict: (images, count) => model.predict(images, count) };
+    return { name: basename(target), runDir: target, pointCount: model.pointCount, schema: model.metadata.schema, predict: (images, count) => model.predict(images, count) };
   }
   if (await startsWith(target, MODEL_MAGIC)) {
     const model = await TorchModel.load(target);
-    return { name: basename(target), pointCount: model.pointCount, predict: (images, count) => model.predict(images, count) };
+    return { name: basename(target), pointCount: model.pointCount, schema: model.metadata.schema, predict: (images, count) => model.predict(images, count) };
   }
   return loadOnnx(target);
 }

@@ -84,7 +84,7 @@ figure { margin: 0; }
 .summary td { font-weight: bold; }
 </style></head><body>
 <h1>${escapeHtml(input.title)}</h1>
-<p>Model <b>${escapeHtml(input.model)}</b> on <code>${escapeHtml(input.dataFile)}</code>: ${evaluation.faces} faces, ${evaluation.coordinates} labelled coordinates. Errors in 96x96 crop pixels (YTF-15 protocol); NME divides by the outer-eye-corner distance.</p>
+<p>Model <b>${escapeHtml(input.model)}</b> on <code>${escapeHtml(input.dataFile)}</code>: ${evaluation.faces} faces, ${evaluation.coordinates} labelled coordinates of ${schema.points.length} keypoints (schema ${escapeHtml(schema.name)}). Errors in 96x96 crop pixels (YTF-15 protocol); NME divides by the outer-eye-corner distance (${escapeHtml(schema.points[schema.normalisingPair[0]])} to ${escapeHtml(schema.points[schema.normalisingPair[1]])}).</p>
 <table class="summary" id="summary">
 <tr><th>MSE</th><th>RMSE</th><th>NME</th><th>failure rate (NME &gt; 0.10)</th><th>AUC@0.08</th></tr>
 <tr><td>${fmt(evaluation.mse, 4)}</td><td>${fmt(evaluation.rmse, 4)}</td><td>${fmt(evaluation.nme, 4)}</td><td>${fmt(evaluation.failureRate, 4)}</td><td>${fmt(evaluation.aucAt008, 4)}</td></tr>

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { InputError } from '../data/errors.js';
-import { namedSpec, namedSpecNames, validateModelSpec, type ModelSpec } from '../models/spec.js';
+import { namedSpec, namedSpecNames, validateModelSpec, withOutputs, type ModelSpec } from '../models/spec.js';
+import { schemaByName, KNOWN_SCHEMAS } from '../schema/index.js';
+import { UsageError } from '../util/usage-error.js';
 
 export type ScheduleConfig =
   | { type: 'constant' }
@@ -28,6 +30,7 @@ export interface TrainConfig {
   name: string;
   /** A shipped spec's name, a path to a spec JSON file, or an inline spec. */
   model: string | ModelSpec;
+  /** Keypoint schema (kaggle15, ibug68): the data's columns and the model's head follow it. */
   schema: string;
   data: { train: string; dev?: string; devFraction: number };
   epochs: number;
@@ -200,7 +203,7 @@ export function parseTrainConfig(value: unknown, file: string, baseDir: string):
   const config: TrainConfig = {
     name,
     model,
-    schema: top.string('schema', 'kaggle15')!,
+    schema: top.oneOf('schema', 'kaggle15', KNOWN_SCHEMAS.map((k) => k.name)),
     data: { train: path(train), dev: dev ? path(dev) : undefined, devFraction },
     epochs,
     batchSize: top.integer('batchSize', 64, 1),
@@ -230,8 +233,39 @@ export async function readTrainConfig(file: string): Promise<TrainConfig> {
   return parseTrainConfig(value, file, dirname(resolve(file)));
 }
 
-/** The model spec a config names (a shipped one, a spec file, or inline). */
+/**
+ * The spec with its head sized for a keypoint schema: `outputs` = points × 2 and the final
+ * layer to match (a dense layer's units; for a heatmap head, softArgmax after a conv, the
+ * conv's filters = points). A spec that already fits is returned as it is; one whose head is
+ * neither is an error.
+ */
+export function specForSchema(spec: ModelSpec, schemaName: string): ModelSpec {
+  const schema = schemaByName(schemaName);
+  const outputs = schema.points.length * 2;
+  if (spec.outputs === outputs) return spec;
+  const layers = spec.layers;
+  const last = layers[layers.length - 1];
+  const headFits = last?.type === 'dense' || (last?.type === 'softArgmax' && layers[layers.length - 2]?.type === 'conv');
+  if (!headFits) {
+    throw new UsageError(
+      `model "${spec.name ?? 'spec'}" predicts ${spec.outputs} values and ends in a ${last?.type ?? 'missing'} layer, so its head cannot be sized for schema ${schema.name} ` +
+        `(${outputs} values): end the spec with a dense layer, or give a spec with "outputs": ${outputs}`,
+    );
+  }
+  const sized = withOutputs(spec, outputs);
+  const about = `Head sized for ${schema.name}: ${outputs} outputs.`;
+  return { ...sized, description: sized.description ? `${sized.description} ${about}` : about };
+}
+
+/**
+ * The model spec a config names (a shipped one, a spec file, or inline), its head sized for the
+ * config's schema (so that "model": "baseline" with "schema": "ibug68" predicts 68 points).
+ */
 export async function resolveModelSpec(config: TrainConfig): Promise<ModelSpec> {
+  return specForSchema(await namedOrFileSpec(config), config.schema);
+}
+
+async function namedOrFileSpec(config: TrainConfig): Promise<ModelSpec> {
   if (typeof config.model !== 'string') return config.model;
   const named = namedSpec(config.model);
   if (named) return named;

@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { readKaggleTraining } from '../../data/kaggle/read.js';
-import { KAGGLE15 } from '../../schema/index.js';
+import { schemaByName, schemaOfSet, type KeypointSchema } from '../../schema/index.js';
 import { evaluateKeypoints, type Evaluation } from '../../evaluation/metrics.js';
-import { loadPredictor } from '../../evaluation/predictor.js';
+import { loadPredictor, type KeypointPredictor } from '../../evaluation/predictor.js';
 import { writeEvaluationReport } from '../../evaluation/report.js';
 import { Registry, defaultRegistryPath } from '../../registry/registry.js';
 import { UsageError } from '../../util/usage-error.js';
@@ -30,12 +30,26 @@ async function learningCurveOf(runDir: string | undefined): Promise<{ epoch: num
   return JSON.parse(await readFile(join(runDir, 'metrics.json'), 'utf8'));
 }
 
+/** The model's keypoint schema, which must be one fkd knows and match its point count. */
+function predictorSchema(target: string, predictor: KeypointPredictor): KeypointSchema {
+  let schema: KeypointSchema;
+  try {
+    schema = schemaByName(predictor.schema);
+  } catch (err) {
+    throw new UsageError(`${target}: ${(err as Error).message}`);
+  }
+  if (schema.points.length !== predictor.pointCount) {
+    throw new UsageError(`${target} predicts ${predictor.pointCount} points but says its schema is ${schema.name} (${schema.points.length} points)`);
+  }
+  return schema;
+}
+
 export function registerEvaluateCommands(program: Command): void {
   program
     .command('evaluate')
     .description('Score a run or model on labelled faces: MSE/RMSE overall and per keypoint, NME, error distribution, and an HTML report')
     .argument('<target>', 'training run directory, fkd model file (.fkd) or ONNX model')
-    .requiredOption('-d, --data <csv>', 'labelled Kaggle-format CSV (e.g. data/ytf15/test.csv)')
+    .requiredOption('-d, --data <csv>', "labelled Kaggle-format CSV of the model's schema (e.g. data/ytf15/test.csv; data/ytf68crop/test.csv for 68-point models)")
     .option('--split <name>', 'name of the split the data is (default: the file name, e.g. test)')
     .option('--report <dir>', 'where to write the HTML report (default: <run>/evaluation-<split>, or evaluation-<model>-<split>)')
     .option('--no-report', 'print the figures only')
@@ -43,12 +57,17 @@ export function registerEvaluateCommands(program: Command): void {
     .option('--json', 'print the figures as JSON')
     .action(async (target: string, options: { data: string; split?: string; report: string | boolean; registry?: string; json?: boolean }) => {
       const predictor = await loadPredictor(resolve(target));
+      const schema = predictorSchema(target, predictor);
       const labels = await readKaggleTraining(options.data);
-      if (predictor.pointCount !== labels.pointCount) {
-        throw new UsageError(`${target} predicts ${predictor.pointCount} points; ${options.data} has ${labels.pointCount}`);
+      const dataSchema = schemaOfSet(labels);
+      if (dataSchema.name !== schema.name) {
+        throw new UsageError(
+          `${target} predicts ${predictor.pointCount} ${schema.name} keypoints; ${options.data} holds ${labels.pointCount} ${dataSchema.name} keypoints per face: ` +
+            `evaluate it on a ${schema.name} file (${schema.name === 'ibug68' ? 'e.g. one built by "fkd data build-ytf15 --points 68"' : 'e.g. data/ytf15/test.csv'})`,
+        );
       }
       const predictions = await predictor.predict(labels.images, labels.size);
-      const evaluation = evaluateKeypoints(predictions, labels.keypoints, KAGGLE15);
+      const evaluation = evaluateKeypoints(predictions, labels.keypoints, schema);
       const split = options.split ?? basename(options.data, extname(options.data));
 
       if (options.json) {
@@ -64,7 +83,7 @@ export function registerEvaluateCommands(program: Command): void {
           title: `${predictor.name} on ${split}`,
           model: predictor.name,
           dataFile: options.data,
-          schema: KAGGLE15,
+          schema,
           evaluation,
           labels,
           predictions,
