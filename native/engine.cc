@@ -177,6 +177,10 @@ Tensor buildBlock(BlockImpl& block, const std::vector<LayerSpec>& layers, Tensor
         step = [owner, p](const Tensor& x, Saved&) { return torch::dropout(x, p, owner->is_training()); };
       else
         step = [owner, p](const Tensor& x, Saved&) { return torch::alpha_dropout(x, p, owner->is_training()); };
+    } else if (layer.type == "standardize") {
+      const double mean = layer.number("mean", 0), std = layer.number("std", 1);
+      if (!(std > 0)) specError(where, "\"std\" must be positive");
+      step = [mean, std](const Tensor& x, Saved&) { return (x - mean) / std; };
     } else if (layer.type == "flatten") {
       step = [](const Tensor& x, Saved&) { return x.flatten(1); };
     } else if (layer.type == "residual") {

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Debian 12 packages fkd needs: a C++ toolchain and libtorch for the training engine,
 # Chromium for the web page's browser test, PyTorch and pandas for the benchmarks' peers,
-# fonts for drawing labels. Runs apt as root, or through sudo.
+# fonts for drawing labels. OpenBLAS: libtorch's dense layers and PyTorch's matrix products run
+# through the system BLAS, and Debian's reference libblas3 made training about 3x slower.
+# Runs apt as root, or through sudo.
 set -euo pipefail
-packages=(build-essential python3 libtorch-dev python3-torch python3-pandas fonts-dejavu-core chromium)
+packages=(build-essential python3 libtorch-dev libopenblas0-pthread python3-torch python3-pandas fonts-dejavu-core chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

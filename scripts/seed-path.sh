@@ -26,5 +26,10 @@ score() { # run dir
 train_step configs/seed/01-baseline.json
 train_step configs/seed/02-selu.json
 train_step configs/seed/03-selu-rotation.json
-fkd fill --config configs/seed/04-selu-rotation-fill.json --rounds 3 --out runs/seed-04-selu-rotation-fill-v2
-for round in 0 1 2 3; do score "runs/seed-04-selu-rotation-fill-v2/round-$round"; done
+fkd fill --config configs/seed/04-selu-rotation-fill.json --rounds 3 --out runs/seed-04-selu-rotation-fill
+for round in 0 1 2 3; do score "runs/seed-04-selu-rotation-fill/round-$round"; done
+
+# The seed-path table (dev and test MSE/RMSE per step) and the learning curves in one picture.
+fkd runs compare seed-01-baseline seed-02-selu seed-03-selu-rotation \
+  seed-04-selu-rotation-fill-round-0 seed-04-selu-rotation-fill-round-1 \
+  seed-04-selu-rotation-fill-round-2 seed-04-selu-rotation-fill-round-3 --plot runs/seed-path.png

@@ -88,3 +88,40 @@ test('fkd fill without a dev set or complete rows is a clear error', async (t) =
   assert.equal(result.code, 2);
   assert.match(result.stderr, /needs data\.dev/);
 });
+
+test('fkd fill --first-round all: round 0 trains on every row (sparse ones masked), even without complete rows', async (t) => {
+  const dir = await tempDir(t);
+  const train = randomKeypointSet(24, 5);
+  // No complete row at all: the seed's way could not start, the masked way can.
+  for (let r = 0; r < 24; r++) train.keypoints[r * 30] = Number.NaN;
+  await writeKaggleTraining(join(dir, 'train.csv'), train);
+  await writeKaggleTraining(join(dir, 'dev.csv'), randomKeypointSet(8, 6));
+  await writeFile(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      name: 'fill-all',
+      model: { inputSize: 96, outputs: 30, layers: [{ type: 'maxpool', size: 8 }, { type: 'flatten' }, { type: 'dense', units: 30 }] },
+      data: { train: 'train.csv', dev: 'dev.csv' },
+      epochs: 1,
+      batchSize: 8,
+      threads: 1,
+    }),
+  );
+  const out = join(dir, 'fill');
+  const base = ['fill', '--config', join(dir, 'config.json'), '--rounds', '1', '--out', out, '--no-registry'];
+  const seedWay = await runCli(base);
+  assert.equal(seedWay.code, 2);
+  assert.match(seedWay.stderr, /fully labelled rows to start from/);
+
+  const result = await runCli([...base, '--first-round', 'all']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /round 0: every row, missing points masked/);
+  assert.match(result.stdout, /training: .*24 train \/ 8 dev faces/);
+  const filled = await readKaggleTraining(join(out, 'filled-round-1.csv'));
+  assert.equal(filled.size, 24);
+  for (let r = 0; r < 24; r++) assert.equal(filled.predicted![r * 30], 1, 'the missing coordinate was filled');
+
+  const bad = await runCli([...base, '--first-round', 'some']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--first-round must be 'complete' or 'all'/);
+});

@@ -1,4 +1,5 @@
 import baselineSpec from './specs/baseline.json' with { type: 'json' };
+import baselineSeluSpec from './specs/baseline-selu.json' with { type: 'json' };
 import model15Spec from './specs/model15.json' with { type: 'json' };
 import referenceSpec from './specs/reference.json' with { type: 'json' };
 import heatmapSpec from './specs/heatmap.json' with { type: 'json' };
@@ -52,6 +53,8 @@ export type LayerSpec = Named &
     | { type: 'upsample'; scale?: number; mode?: 'nearest' | 'bilinear' }
     | { type: 'concat'; with: string }
     | { type: 'softArgmax'; beta?: number }
+    /** x → (x − mean) / std: puts the grey input (0..1) near zero mean and unit variance, as SELU nets want. */
+    | { type: 'standardize'; mean: number; std: number }
   );
 
 type FieldKind = 'int' | 'number' | 'boolean' | 'string' | 'layers' | 'intOrSame';
@@ -82,6 +85,7 @@ const FIELDS: Record<string, Record<string, FieldKind>> = {
   upsample: { scale: 'number', mode: 'string' },
   concat: { with: 'string' },
   softArgmax: { beta: 'number' },
+  standardize: { mean: 'number', std: 'number' },
 };
 
 const REQUIRED: Record<string, string[]> = {
@@ -91,6 +95,7 @@ const REQUIRED: Record<string, string[]> = {
   alphaDropout: ['rate'],
   residual: ['layers'],
   concat: ['with'],
+  standardize: ['mean', 'std'],
 };
 
 export class SpecError extends Error {
@@ -162,6 +167,7 @@ export function validateModelSpec(value: unknown): ModelSpec {
 
 const NAMED_SPECS: Record<string, unknown> = {
   baseline: baselineSpec,
+  'baseline-selu': baselineSeluSpec,
   model15: model15Spec,
   reference: referenceSpec,
   heatmap: heatmapSpec,

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FACE_PIXELS, completeRows, selectRows, type ImageSet, type KeypointSet } from '../data/dataset.js';
+import { InputError } from '../data/errors.js';
 import { writeKaggleTraining } from '../data/kaggle/write.js';
 import { TorchModel } from '../models/torch-model.js';
 import type { ModelSpec } from '../models/spec.js';
@@ -22,6 +23,11 @@ export interface FillPlan {
   unlabelled?: ImageSet;
   /** Retraining rounds after the first model (the seed did three). */
   rounds: number;
+  /**
+   * What round 0 trains on: 'complete' (the seed's way: fully labelled rows only) or 'all'
+   * (every row, missing coordinates masked out of the loss, so the sparse rows' own labels count too).
+   */
+  firstRound?: 'complete' | 'all';
   outDir: string;
 }
 
@@ -77,15 +83,17 @@ function countPredicted(set: KeypointSet): number {
 }
 
 /**
- * Run (or resume) the filling rounds. Round 0 trains on complete rows only; round r ≥ 1
+ * Run (or resume) the filling rounds. Round 0 trains on complete rows only (or on every row
+ * with masked loss, when firstRound is 'all'); round r ≥ 1
  * trains on the set filled by round r − 1's best model, written as filled-round-r.csv with
  * fkd's Predicted column. Finished rounds are skipped on a rerun; an interrupted one resumes.
  */
 export async function runFill(plan: FillPlan, trainRound: RoundTrainer): Promise<FillRoundSummary[]> {
   const summaries: FillRoundSummary[] = [];
   const complete = completeRows(plan.data.train);
-  if (complete.length < 2) throw new Error(`filling needs fully labelled rows to start from; ${plan.config.data.train} has ${complete.length}`);
-  let trainSet: KeypointSet = selectRows(plan.data.train, complete);
+  const fromAllRows = plan.firstRound === 'all';
+  if (!fromAllRows && complete.length < 2) throw new InputError({ file: plan.config.data.train }, `filling needs fully labelled rows to start from, and this file has ${complete.length} (--first-round all starts from every row)`);
+  let trainSet: KeypointSet = fromAllRows ? plan.data.train : selectRows(plan.data.train, complete);
   let filledFile: string | undefined;
 
   for (let round = 0; round <= plan.rounds; round++) {

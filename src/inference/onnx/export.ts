@@ -148,6 +148,10 @@ class SpecExporter {
       case 'dropout':
       case 'alphaDropout':
         return x; // identity at inference
+      case 'standardize': {
+        const centred = g.node('Sub', [x.name, g.floatInitializer(`${module}.mean`, [], [layer.mean])]);
+        return { name: g.node('Div', [centred, g.floatInitializer(`${module}.std`, [], [layer.std])]), shape: x.shape };
+      }
       case 'flatten':
         if (x.shape.length === 1) return x;
         return { name: g.node('Flatten', [x.name], [attr.int('axis', 1)]), shape: [x.shape.reduce((a, b) => a * b, 1)] };
