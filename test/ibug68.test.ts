@@ -116,6 +116,17 @@ test('fkd data build-ytf15 --points 68: the same crops and split with all 68 poi
   assert.equal(manifest.schema, IBUG68.name);
   assert.equal(manifest.completeTrainingRows, 3);
 
+  // stats and show follow the file's schema.
+  const stats = await runCli(['data', 'stats', join(out68, 'training.csv'), '--json']);
+  assert.equal(stats.code, 0, stats.stderr);
+  const parsed = JSON.parse(stats.stdout);
+  assert.deepEqual(parsed.perKeypoint.map((k: { name: string }) => k.name), IBUG68.points);
+  assert.equal(parsed.completeRows, 3);
+  const sheet = join(dir, 'sheet.png');
+  const shown = await runCli(['data', 'show', join(out68, 'training.csv'), '--out', sheet, '--complete']);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /3 faces/);
+
   const bad = await runCli(['data', 'build-ytf15', '--ytf68', ytf, '--out', join(dir, 'x'), '--points', '30']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--points must be 15 or 68/);
