@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { Registry } from '../src/registry/registry.js';
@@ -88,6 +88,22 @@ test('fkd runs ls / show / compare read the SQLite file; compare draws the curve
   const missing = await runCli(['runs', '--registry', path, 'show', 'nope']);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /no run "nope"/);
+
+  // A snapshot is one self-contained file that reading commands leave byte-identical.
+  const snapshotFile = join(dir, 'kept', 'registry.sqlite');
+  const snapshot = await runCli(['runs', '--registry', path, 'snapshot', snapshotFile]);
+  assert.equal(snapshot.code, 0, snapshot.stderr);
+  assert.match(snapshot.stdout, /2 runs copied/);
+  const before = await readFile(snapshotFile);
+  const fromSnapshot = await runCli(['runs', '--registry', snapshotFile, 'compare', 'r1', 'r2', '--plot', join(dir, 'c2.png')]);
+  assert.equal(fromSnapshot.code, 0, fromSnapshot.stderr);
+  assert.equal(fromSnapshot.stdout.split('\n')[2], lines[2]);
+  assert.ok(before.equals(await readFile(snapshotFile)), 'reading left the snapshot unchanged');
+  assert.deepEqual((await readdir(join(dir, 'kept'))).sort(), ['registry.sqlite'], 'no -wal/-shm files beside it');
+
+  const none = await runCli(['runs', '--registry', join(dir, 'absent.sqlite'), 'ls']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /no registry at .*absent\.sqlite/);
 });
 
 test('fkd runs add records a run directory made without the registry, with its data checksum; twice = same run', async (t) => {

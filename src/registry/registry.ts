@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { EpochMetrics } from '../training/metrics.js';
 
@@ -114,8 +114,33 @@ export class Registry {
     return new Registry(db, path);
   }
 
+  /**
+   * Open an existing registry for reading only: nothing in the file changes (no WAL switch, no
+   * schema), so a snapshot kept in git stays as committed.
+   */
+  static openReadOnly(path: string): Registry {
+    if (!existsSync(path)) throw new Error(`${path}: no registry file here`);
+    return new Registry(new Database(path, { readonly: true, fileMustExist: true }), path);
+  }
+
   close(): void {
     this.db.close();
+  }
+
+  /**
+   * Write a self-contained copy (one file, no WAL) to `file`, replacing it atomically: how the
+   * runs behind published figures are kept with the code.
+   */
+  snapshot(file: string): void {
+    const target = resolve(file);
+    mkdirSync(dirname(target), { recursive: true });
+    const temporary = `${target}.tmp-${process.pid}`;
+    rmSync(temporary, { force: true });
+    this.db.exec(`VACUUM INTO '${temporary.replace(/'/g, "''")}'`);
+    const copy = new Database(temporary);
+    copy.pragma('journal_mode = DELETE');
+    copy.close();
+    renameSync(temporary, target);
   }
 
   /** Record a new run, or mark an existing one (a resumed run) running again. */

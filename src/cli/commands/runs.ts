@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Registry, defaultRegistryPath, type RunRecord } from '../../registry/registry.js';
 import { UsageError } from '../../util/usage-error.js';
@@ -16,6 +17,13 @@ function bestDev(run: RunRecord): number | undefined {
 
 function openRegistry(path: string | undefined): Registry {
   return Registry.open(path ?? defaultRegistryPath());
+}
+
+/** For commands that only read: leaves the file untouched (a committed snapshot stays clean). */
+function openRegistryToRead(path: string | undefined): Registry {
+  const file = path ?? defaultRegistryPath();
+  if (!existsSync(file)) throw new UsageError(`no registry at ${file} (train a run first, or pass --registry)`);
+  return Registry.openReadOnly(file);
 }
 
 function findOrFail(registry: Registry, key: string): RunRecord {
@@ -55,7 +63,7 @@ export function registerRunsCommands(program: Command): void {
     .description('List runs, newest first')
     .option('--json', 'print JSON')
     .action((options: { json?: boolean }) => {
-      const registry = openRegistry(registryOption());
+      const registry = openRegistryToRead(registryOption());
       try {
         const all = registry.listRuns();
         if (options.json) {
@@ -72,6 +80,20 @@ export function registerRunsCommands(program: Command): void {
             all.map((r) => [r.id, r.name, r.kind, r.model ?? '-', r.status, String(r.epochs.length), fmt(bestDev(r)), fmt(r.results.test?.rmse), r.createdAt.slice(0, 19).replace('T', ' ')]),
           ) + '\n',
         );
+      } finally {
+        registry.close();
+      }
+    });
+
+  runs
+    .command('snapshot')
+    .description('Copy the registry into one self-contained SQLite file (e.g. results/registry.sqlite, kept in git with the figures it backs)')
+    .argument('<file>', 'where to write the copy (replaced atomically)')
+    .action((file: string) => {
+      const registry = openRegistryToRead(registryOption());
+      try {
+        registry.snapshot(file);
+        process.stdout.write(`${registry.listRuns().length} runs copied from ${registry.path} to ${file}\n`);
       } finally {
         registry.close();
       }
@@ -98,7 +120,7 @@ export function registerRunsCommands(program: Command): void {
     .argument('<run>', 'run id (or a unique prefix) or name')
     .option('--json', 'print JSON')
     .action((key: string, options: { json?: boolean }) => {
-      const registry = openRegistry(registryOption());
+      const registry = openRegistryToRead(registryOption());
       try {
         const run = findOrFail(registry, key);
         if (options.json) {
@@ -137,7 +159,7 @@ export function registerRunsCommands(program: Command): void {
     .option('--plot <png>', 'where to write the learning curves (default: compare.png beside the registry)')
     .option('--json', 'print JSON instead of the table')
     .action(async (keys: string[], options: { plot?: string; json?: boolean }) => {
-      const registry = openRegistry(registryOption());
+      const registry = openRegistryToRead(registryOption());
       try {
         const chosen = keys.map((k) => findOrFail(registry, k));
         if (options.json) {
