@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { readKaggleTraining } from '../src/data/kaggle/read.js';
 import { evaluateKeypoints } from '../src/evaluation/metrics.js';
 import { KeypointModel } from '../src/inference/keypoint-model.js';
-import { KAGGLE15 } from '../src/schema/index.js';
+import { schemaByName } from '../src/schema/index.js';
 import { sha256File, gitCommit } from '../src/registry/provenance.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { PACKAGE_ROOT } from '../src/util/paths.js';
@@ -22,11 +22,25 @@ const config = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8'));
 const history: { epoch: number; devRmse: number }[] = JSON.parse(await readFile(join(runDir, 'metrics.json'), 'utf8'));
 const best = history.reduce((a, b) => (b.devRmse < a.devRmse ? b : a));
 const model = await KeypointModel.load(onnxFile);
+const schema = schemaByName(model.info.schema);
+const coords = schema.points.length * 2;
+// What each schema's model is for, and the data it was trained on (the 68-point task uses every label).
+const TASKS: Record<string, { task: string; data: string }> = {
+  kaggle15: {
+    task: 'Kaggle-15 facial keypoints (eye centres and corners, brows, nose tip, mouth) on 96x96 grey face crops',
+    data: 'YTF-15 train split (shared/data/ytf68 + split.json), built by `fkd data build-ytf15`; kaggle_sparse rows carry only 4 keypoints (Kaggle-like task)',
+  },
+  ibug68: {
+    task: 'iBUG 300-W 68-point facial landmarks (jaw, brows, nose, eyes, lips) on 96x96 grey face crops',
+    data: 'YTF train split (shared/data/ytf68 + split.json) with all 68 labels, built by `fkd data build-ytf15 --points 68`',
+  },
+};
+const about = TASKS[schema.name] ?? { task: `${schema.name} keypoints on 96x96 grey face crops`, data: config.data?.train };
 
 async function score(split: string, flipTta: boolean) {
   const set = await readKaggleTraining(join(values.data!, `${split}.csv`));
   const predictions = await model.predict(set.images, { flipTta });
-  const e = evaluateKeypoints(predictions, set.keypoints, KAGGLE15);
+  const e = evaluateKeypoints(predictions, set.keypoints, schema);
   return {
     faces: e.faces,
     rmse: Number(e.rmse.toFixed(4)),
@@ -40,28 +54,31 @@ async function score(split: string, flipTta: boolean) {
 const card = {
   name: values.name ?? basename(onnxFile, '.onnx'),
   version: `${config.name}@epoch${best.epoch}`,
-  task: 'Kaggle-15 facial keypoints (eye centres and corners, brows, nose tip, mouth) on 96x96 grey face crops',
+  task: about.task,
+  schema: schema.name,
   architecture: typeof config.model === 'string' ? config.model : (config.model?.name ?? 'custom'),
   input: 'float32 [N,1,96,96], grey pixel / 255, face cropped by the YTF-15 protocol box (the photo pipeline maps detector boxes to it)',
-  output: 'float32 [N,30]: x0,y0,…,x14,y14 as (u − 47.5) / 48, u in crop pixels (pixel centres at integers)',
+  output: `float32 [N,${coords}]: x0,y0,…,x${coords / 2 - 1},y${coords / 2 - 1} as (u − 47.5) / 48, u in crop pixels (pixel centres at integers)`,
   training: {
     run: config.name,
-    data: 'YTF-15 train split (shared/data/ytf68 + split.json), built by `fkd data build-ytf15`; kaggle_sparse rows carry only 4 keypoints (Kaggle-like task)',
+    data: about.data,
     config,
     epochsTrained: history.length,
     bestEpoch: best.epoch,
     chosenOn: 'dev split (best dev RMSE epoch)',
   },
   evaluation: {
-    protocol: 'YTF-15 (shared/data/README.md): RMSE over all labelled coordinates in 96x96 crop pixels; NME = mean point error / outer-eye-corner distance',
+    protocol: 'YTF-15 (shared/data/README.md): face box, 96x96 crop, RMSE over all labelled coordinates in crop pixels; NME = mean point error / outer-eye-corner distance',
     dev: await score('dev', false),
     test: await score('test', false),
     testWithFlipTta: await score('test', true),
-    measuredWith: `node --import tsx scripts/model-card.ts ${relative(PACKAGE_ROOT, resolve(runDir))} ${relative(PACKAGE_ROOT, resolve(onnxFile))}`,
+    measuredWith: `node --import tsx scripts/model-card.ts ${relative(PACKAGE_ROOT, resolve(runDir))} ${relative(PACKAGE_ROOT, resolve(onnxFile))}${values.data === 'data/ytf15' ? '' : ` --data ${values.data}`}`,
     measuredAt: new Date().toISOString().slice(0, 10),
   },
   reproduce: [
-    'bash scripts/setup.sh   # or: npm ci && npx fkd data build-ytf15 --out data/ytf15',
+    schema.name === 'kaggle15'
+      ? 'bash scripts/setup.sh   # or: npm ci && npx fkd data build-ytf15 --out data/ytf15'
+      : `npm ci && npx fkd data build-ytf15 --points ${schema.points.length} --out ${values.data}`,
     values.command ?? `npx fkd train --config <the config above> --out ${relative(PACKAGE_ROOT, resolve(runDir))}`,
     `npx fkd export ${relative(PACKAGE_ROOT, resolve(runDir))} --onnx ${relative(PACKAGE_ROOT, resolve(onnxFile))} --verify`,
   ],
