@@ -9,7 +9,7 @@ import { exportOnnx } from '../src/inference/onnx/export.js';
 import { compareWithEngine, VERIFY_TOLERANCE_PX } from '../src/inference/onnx/verify.js';
 import { RunDirectory } from '../src/training/run-directory.js';
 import { runCli, tempDir } from './helpers.js';
-import { maxAbsDiff, randomTorchModel, testFaces } from './onnx-fixtures.js';
+import { KAGGLE_METADATA, maxAbsDiff, randomTorchModel, testFaces } from './onnx-fixtures.js';
 
 const SPEC = validateModelSpec({
   name: 'cli-test',
@@ -105,4 +105,42 @@ test('the --verify comparison tells a matching export from a mismatched one', as
   } finally {
     await onnxOfA.close();
   }
+});
+
+test('fkd export A B --onnx --verify: an ensemble model predicts the mean of its members (different architectures allowed)', async (t) => {
+  const dir = await tempDir(t);
+  const other = validateModelSpec({ ...SPEC, name: 'cli-test-2', layers: [{ type: 'maxpool', size: 4 }, { type: 'flatten' }, { type: 'dense', units: 30 }] });
+  const members = [randomTorchModel(SPEC, 11), randomTorchModel(other, 12)];
+  const files = [join(dir, 'a.fkd'), join(dir, 'b.fkd')];
+  for (let i = 0; i < 2; i++) await members[i].save(files[i]);
+  const onnx = join(dir, 'ensemble.onnx');
+  const result = await runCli(['export', ...files, '--onnx', onnx, '--verify']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /wrote .*ensemble\.onnx: an ensemble of 2 models from .*a\.fkd, .*b\.fkd, 15 kaggle15 keypoints/);
+  assert.match(result.stdout, /verified against libtorch/);
+
+  const { faces } = await testFaces(12);
+  const [a, b] = [await members[0].predict(faces, 12), await members[1].predict(faces, 12)];
+  const mean = a.map((v, i) => (v + b[i]) / 2);
+  const model = await KeypointModel.load(onnx, { threads: 2 });
+  try {
+    assert.equal(model.info.modelName, 'ensemble of 2: cli-test + cli-test-2');
+    const predicted = await model.predict(faces);
+    assert.ok(maxAbsDiff(predicted, mean) < 1e-3, 'the mean of the members');
+    assert.ok(maxAbsDiff(predicted, a) > 0.01, 'not just the first member');
+  } finally {
+    await model.close();
+  }
+});
+
+test('fkd export: ensemble members that predict different keypoints are refused, nothing written', async (t) => {
+  const dir = await tempDir(t);
+  const wide = validateModelSpec({ ...SPEC, outputs: 136, layers: [{ type: 'maxpool', size: 8 }, { type: 'flatten' }, { type: 'dense', units: 136 }] });
+  await randomTorchModel(SPEC, 1).save(join(dir, 'a.fkd'));
+  await randomTorchModel(wide, 2, { ...KAGGLE_METADATA, schema: 'ibug68', pointCount: 68 }).save(join(dir, 'b.fkd'));
+  const onnx = join(dir, 'mixed.onnx');
+  const result = await runCli(['export', join(dir, 'a.fkd'), join(dir, 'b.fkd'), '--onnx', onnx]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /b\.fkd.*predicts 68 ibug68 keypoints .* an ensemble's members must agree/);
+  assert.ok(!existsSync(onnx));
 });

@@ -48,9 +48,10 @@ type Saved = Map<string, Value>;
 const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 class SpecExporter {
-  readonly graph = new GraphBuilder();
-
-  constructor(private readonly weights: WeightTable) {}
+  constructor(
+    private readonly weights: WeightTable,
+    readonly graph = new GraphBuilder(),
+  ) {}
 
   /** Emits `layers`, whose libtorch modules are registered under `prefix` (e.g. "4_residual."). */
   layers(layers: readonly LayerSpec[], input: Value, saved: Saved, prefix: string, where: string): Value {
@@ -241,22 +242,43 @@ class SpecExporter {
   }
 }
 
-/** The graph's nodes and initializers and its last value; every problem is an ExportError. */
-function buildGraph(spec: ModelSpec, weights: readonly NativeTensor[]): { graph: GraphBuilder; last: Value } {
-  try {
-    const table = new WeightTable(weights);
-    const exporter = new SpecExporter(table);
-    const input: Value = { name: exporter.graph.fresh(INPUT_NAME), shape: [1, spec.inputSize, spec.inputSize] };
-    const last = exporter.layers(spec.layers, input, new Map(), '', '');
-    if (!sameShape(last.shape, [spec.outputs])) {
-      throw new ExportError(`the network's output per face is [${last.shape.join(', ')}] but ${spec.outputs} values are expected`);
+/** One trained network: its architecture and the engine's named weight tensors. */
+export interface ExportMember {
+  spec: ModelSpec;
+  weights: readonly NativeTensor[];
+}
+
+/**
+ * The graph's nodes and initializers and its last value; every problem is an ExportError.
+ * Several members share the input and their outputs are averaged (an ensemble); initializer
+ * names stay unique because the graph builder hands out fresh names.
+ */
+function buildGraph(members: readonly ExportMember[]): { graph: GraphBuilder; last: Value } {
+  const graph = new GraphBuilder();
+  const { inputSize, outputs } = members[0].spec;
+  const input: Value = { name: graph.fresh(INPUT_NAME), shape: [1, inputSize, inputSize] };
+  const lasts = members.map(({ spec, weights }, k) => {
+    const where = members.length > 1 ? `ensemble member ${k + 1}: ` : '';
+    if (spec.inputSize !== inputSize || spec.outputs !== outputs) {
+      throw new ExportError(`${where}takes ${spec.inputSize}px faces and predicts ${spec.outputs} values, but member 1 takes ${inputSize}px and predicts ${outputs}`);
     }
-    table.assertAllUsed();
-    return { graph: exporter.graph, last };
-  } catch (err) {
-    if (err instanceof WeightMismatchError) throw new ExportError(err.message);
-    throw err;
-  }
+    try {
+      const table = new WeightTable(weights);
+      const last = new SpecExporter(table, graph).layers(spec.layers, input, new Map(), '', where);
+      if (!sameShape(last.shape, [spec.outputs])) {
+        throw new ExportError(`${where}the network's output per face is [${last.shape.join(', ')}] but ${spec.outputs} values are expected`);
+      }
+      table.assertAllUsed();
+      return last;
+    } catch (err) {
+      if (err instanceof WeightMismatchError) throw new ExportError(`${where}${err.message}`);
+      throw err;
+    }
+  });
+  if (lasts.length === 1) return { graph, last: lasts[0] };
+  const sum = graph.node('Sum', lasts.map((v) => v.name));
+  const mean = graph.node('Mul', [sum, graph.floatInitializer('ensemble.weight', [], [1 / lasts.length])]);
+  return { graph, last: { name: mean, shape: [outputs] } };
 }
 
 function tensorValueInfo(name: string, dims: Dimension[], docString: string): ValueInfoProto {
@@ -268,10 +290,21 @@ function tensorValueInfo(name: string, dims: Dimension[], docString: string): Va
  * tensors, as in a model file), with fkd's metadata in metadata_props.
  */
 export function exportOnnx(spec: ModelSpec, weights: readonly NativeTensor[], metadata: ModelMetadata, options: ExportOptions = {}): Uint8Array {
+  return exportOnnxEnsemble([{ spec, weights }], metadata, options);
+}
+
+/**
+ * One ONNX model averaging the keypoints of several trained networks (which must agree on input
+ * size, keypoint schema and count). The metadata's spec is the first member's, named as an ensemble.
+ */
+export function exportOnnxEnsemble(members: readonly ExportMember[], metadata: ModelMetadata, options: ExportOptions = {}): Uint8Array {
+  if (members.length === 0) throw new ExportError('an ensemble needs at least one member');
+  const spec: ModelSpec =
+    members.length === 1 ? members[0].spec : { ...members[0].spec, name: `ensemble of ${members.length}: ${members.map((m) => m.spec.name ?? 'custom').join(' + ')}` };
   if (spec.outputs !== metadata.pointCount * 2) {
     throw new ExportError(`the spec has ${spec.outputs} outputs but the metadata says ${metadata.pointCount} keypoints`);
   }
-  const { graph, last } = buildGraph(spec, weights);
+  const { graph, last } = buildGraph(members);
   graph.nodes.push({ name: 'output', opType: 'Identity', input: [last.name], output: [graph.fresh(OUTPUT_NAME)], attribute: [] });
 
   const batch: Dimension = { dimParam: 'batch' };

@@ -24,10 +24,20 @@ export function verificationFaces(count: number, side: number): Uint8Array {
  * on first use, so importing this module costs nothing).
  */
 export async function compareWithEngine(contents: ModelFileContents, file: string, onnx: KeypointModel, count = 32): Promise<number> {
-  const side = contents.spec.inputSize;
+  return compareEnsembleWithEngine([{ contents, file }], onnx, count);
+}
+
+/** As compareWithEngine, for an ensemble export: the engine side is the mean of the members' predictions. */
+export async function compareEnsembleWithEngine(members: readonly { contents: ModelFileContents; file: string }[], onnx: KeypointModel, count = 32): Promise<number> {
+  const side = members[0].contents.spec.inputSize;
   const faces = verificationFaces(count, side);
-  const torch = TorchModel.fromContents(contents, file);
-  const expected = await torch.predict(faces, count);
+  let expected: Float64Array | undefined;
+  for (const { contents, file } of members) {
+    const predictions = await TorchModel.fromContents(contents, file).predict(faces, count);
+    expected ??= new Float64Array(predictions.length);
+    for (let i = 0; i < predictions.length; i++) expected[i] += predictions[i] / members.length;
+  }
+  if (!expected) throw new Error('an ensemble needs at least one member');
   const actual = await onnx.predict(faces);
   let max = 0;
   for (let i = 0; i < expected.length; i++) max = Math.max(max, Math.abs(actual[i] - expected[i]));
