@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { evaluateKeypoints, worstFaces } from '../src/evaluation/metrics.js';
 import { KAGGLE15 } from '../src/schema/index.js';
@@ -55,6 +55,7 @@ test('fkd evaluate: figures match an independent computation, the report has its
   const model = TorchModel.create(spec, { schema: 'kaggle15', pointCount: 15, normalization: 'unit-v1' }, { seed: 3 });
   const runDir = join(dir, 'run');
   await model.save(join(runDir, 'best.fkd'));
+  await writeFile(join(runDir, 'config.json'), JSON.stringify({ name: 'my-experiment' }));
   const registryPath = join(dir, 'registry.sqlite');
   const registry = Registry.open(registryPath);
   registry.startRun({ id: 'run-1', name: 'run', kind: 'train', runDir, config: {} });
@@ -76,6 +77,7 @@ test('fkd evaluate: figures match an independent computation, the report has its
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, new RegExp(`RMSE ${rmse.toFixed(4)} px`));
   assert.match(result.stdout, /recorded test results on run run-1/);
+  assert.match(result.stdout, /^my-experiment on /, "a run is named by its config's name, not its folder");
   const json = JSON.parse(await readFile(join(report, 'evaluation.json'), 'utf8'));
   assert.ok(Math.abs(json.rmse - rmse) < 1e-4);
   assert.equal(json.worstRows.length, 16);

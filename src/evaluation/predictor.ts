@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InputError } from '../data/errors.js';
 import { MODEL_MAGIC } from '../models/file.js';
@@ -40,6 +40,17 @@ async function loadOnnx(file: string): Promise<KeypointPredictor> {
   };
 }
 
+/** A run's name from its config.json (fill rounds are all called round-N on disk), else the folder's. */
+async function runName(runDir: string): Promise<string> {
+  try {
+    const config = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as { name?: unknown };
+    if (typeof config.name === 'string' && config.name) return config.name;
+  } catch {
+    // no readable config: the folder name will do
+  }
+  return basename(runDir);
+}
+
 /**
  * A predictor from a training run directory (its best model), an fkd model file (.fkd) or an
  * ONNX model exported by fkd. The kind is decided from the file's bytes.
@@ -50,7 +61,7 @@ export async function loadPredictor(target: string): Promise<KeypointPredictor> 
     const best = join(target, 'best.fkd');
     if (!existsSync(best)) throw new InputError({ file: target }, 'a run directory needs best.fkd (has the run finished an epoch?)');
     const model = await TorchModel.load(best);
-    return { name: basename(target), runDir: target, pointCount: model.pointCount, schema: model.metadata.schema, predict: (images, count) => model.predict(images, count) };
+    return { name: await runName(target), runDir: target, pointCount: model.pointCount, schema: model.metadata.schema, predict: (images, count) => model.predict(images, count) };
   }
   if (await startsWith(target, MODEL_MAGIC)) {
     const model = await TorchModel.load(target);
