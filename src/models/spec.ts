@@ -3,6 +3,7 @@ import baselineSeluSpec from './specs/baseline-selu.json' with { type: 'json' };
 import model15Spec from './specs/model15.json' with { type: 'json' };
 import referenceSpec from './specs/reference.json' with { type: 'json' };
 import heatmapSpec from './specs/heatmap.json' with { type: 'json' };
+import convbnSpec from './specs/convbn.json' with { type: 'json' };
 
 /**
  * An architecture as data: a list of layers built into libtorch modules by the native engine.
@@ -171,6 +172,7 @@ const NAMED_SPECS: Record<string, unknown> = {
   model15: model15Spec,
   reference: referenceSpec,
   heatmap: heatmapSpec,
+  convbn: convbnSpec,
 };
 
 export function namedSpecNames(): string[] {
