@@ -45,7 +45,7 @@ export function learningCurvesSpec(series: readonly CurveSeries[], title: string
       x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
       y: { field: 'rmse', type: 'quantitative', title: 'RMSE (96x96 crop px)', scale: { type: 'log', nice: false } },
       // Run labels carry the name and id: let the legend show them whole.
-      color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 420 } },
+      color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 640 } },
       strokeDash: { field: 'split', type: 'nominal', title: 'split', sort: ['dev', 'train'] },
     },
   };
