@@ -144,6 +144,11 @@ test('bad specs and bad calls become JS exceptions with clear messages, never a 
     /layers\[1\] \(conv\): does not fit its input \[2, 1, 3, 3\]/,
   );
   assert.throws(() => validateModelSpec({ inputSize: 96, outputs: 30, layers: [{ type: 'conv', filters: 4, colour: 'red' }] }), /unknown field "colour"/);
+  assert.throws(
+    () => new engine.NativeModel({ inputSize: 96, outputs: 30, layers: [{ type: 'standardize', mean: 0.4, std: 0 }, { type: 'dense', units: 30 }] }),
+    /layers\[0\] \(standardize\): "std" must be positive/,
+  );
+  assert.throws(() => validateModelSpec({ inputSize: 96, outputs: 30, layers: [{ type: 'standardize', std: 0.2 }] }), /standardize.*"mean"|"mean".*standardize/);
 
   const model = TorchModel.create(tinySpec, metadata);
   const faces = randomKeypointSet(4, 1);

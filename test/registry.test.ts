@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import { Registry } from '../src/registry/registry.js';
 import { sha256File } from '../src/registry/provenance.js';
@@ -104,6 +105,10 @@ test('fkd runs ls / show / compare read the SQLite file; compare draws the curve
   const none = await runCli(['runs', '--registry', join(dir, 'absent.sqlite'), 'ls']);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /no registry at .*absent\.sqlite/);
+  const noSource = await runCli(['runs', '--registry', join(dir, 'absent.sqlite'), 'snapshot', join(dir, 'copy.sqlite')]);
+  assert.equal(noSource.code, 2);
+  assert.match(noSource.stderr, /no registry at .*absent\.sqlite/);
+  assert.ok(!existsSync(join(dir, 'copy.sqlite')), 'nothing written');
 });
 
 test('fkd runs add records a run directory made without the registry, with its data checksum; twice = same run', async (t) => {
