@@ -10,6 +10,13 @@ import { readKaggleTraining } from '../src/data/kaggle/read.js';
 import { Registry } from '../src/registry/registry.js';
 import { randomKeypointSet, runCli, tempDir } from './helpers.js';
 
+
+/** dir/config.json: one epoch of a tiny network on dir/train.csv, chosen on dir/dev.csv. */
+async function writeTinyFillConfig(dir: string, name: string, batchSize: number): Promise<void> {
+  const model = { inputSize: 96, outputs: 30, layers: [{ type: 'maxpool', size: 8 }, { type: 'flatten' }, { type: 'dense', units: 30 }] };
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ name, model, data: { train: 'train.csv', dev: 'dev.csv' }, epochs: 1, batchSize, threads: 1 }));
+}
+
 test('fillMissing keeps every label, fills only the missing values, flags them, and appends unlabelled faces', () => {
   const train = randomKeypointSet(3, 9);
   const predictions = Float64Array.from({ length: 90 }, (_, i) => 1000 + i);
@@ -36,17 +43,7 @@ test('fkd fill: round 0 on complete rows, then filled rounds with a Predicted co
   await writeKaggleTraining(join(dir, 'train.csv'), train);
   await writeKaggleTraining(join(dir, 'dev.csv'), randomKeypointSet(8, 4));
   await writeKaggleTest(join(dir, 'unlabelled.csv'), { size: 4, imageIds: Int32Array.of(1, 2, 3, 4), images: new Uint8Array(4 * FACE_PIXELS).fill(100) });
-  await writeFile(
-    join(dir, 'config.json'),
-    JSON.stringify({
-      name: 'fill-test',
-      model: { inputSize: 96, outputs: 30, layers: [{ type: 'maxpool', size: 8 }, { type: 'flatten' }, { type: 'dense', units: 30 }] },
-      data: { train: 'train.csv', dev: 'dev.csv' },
-      epochs: 1,
-      batchSize: 16,
-      threads: 1,
-    }),
-  );
+  await writeTinyFillConfig(dir, 'fill-test', 16);
   const out = join(dir, 'fill');
   const registryPath = join(dir, 'registry.sqlite');
   const args = ['fill', '--config', join(dir, 'config.json'), '--rounds', '2', '--unlabelled', join(dir, 'unlabelled.csv'), '--out', out, '--registry', registryPath];
@@ -96,17 +93,7 @@ test('fkd fill --first-round all: round 0 trains on every row (sparse ones maske
   for (let r = 0; r < 24; r++) train.keypoints[r * 30] = Number.NaN;
   await writeKaggleTraining(join(dir, 'train.csv'), train);
   await writeKaggleTraining(join(dir, 'dev.csv'), randomKeypointSet(8, 6));
-  await writeFile(
-    join(dir, 'config.json'),
-    JSON.stringify({
-      name: 'fill-all',
-      model: { inputSize: 96, outputs: 30, layers: [{ type: 'maxpool', size: 8 }, { type: 'flatten' }, { type: 'dense', units: 30 }] },
-      data: { train: 'train.csv', dev: 'dev.csv' },
-      epochs: 1,
-      batchSize: 8,
-      threads: 1,
-    }),
-  );
+  await writeTinyFillConfig(dir, 'fill-all', 8);
   const out = join(dir, 'fill');
   const base = ['fill', '--config', join(dir, 'config.json'), '--rounds', '1', '--out', out, '--no-registry'];
   const seedWay = await runCli(base);

@@ -25,25 +25,12 @@ import type { KeypointsResponse, ModelsResponse } from '../src/serving/api-types
 import type { PhotoJson } from '../src/inference/photo/photo-json.js';
 import { PACKAGE_ROOT } from '../src/util/paths.js';
 import { randomKeypointSet, runCli, sharedData, tempDir } from './helpers.js';
-import { randomTorchModel } from './onnx-fixtures.js';
+import { SMALL_SPEC, randomTorchModel } from './onnx-fixtures.js';
 import { fixturePoints, makeYtf68Fixture } from './ytf68-fixture.js';
 
 const SAMPLE = resolve(PACKAGE_ROOT, 'samples', 'astronaut.png');
 const IBUG_METADATA = { schema: 'ibug68', pointCount: 68, normalization: 'unit-v1' } as const;
 
-/** Small and fast, written for Kaggle's 30 outputs: the config's schema resizes its head. */
-const SMALL_30 = {
-  name: 'small',
-  inputSize: 96,
-  outputs: 30,
-  layers: [
-    { type: 'conv', filters: 8, kernel: 5, stride: 2, activation: 'relu' },
-    { type: 'maxpool', size: 2 },
-    { type: 'conv', filters: 16, kernel: 3, stride: 2, activation: 'relu' },
-    { type: 'flatten' },
-    { type: 'dense', units: 30 },
-  ],
-};
 
 /** A random 68-point set with every point labelled (so that every face has an NME). */
 function complete68(size: number, seed: number): KeypointSet {
@@ -212,7 +199,7 @@ test('68 points end to end: fkd train (schema ibug68), evaluate with NME and a 6
   const configPath = join(dir, 'config.json');
   const config = {
     name: 'ibug68-tiny',
-    model: SMALL_30,
+    model: SMALL_SPEC, // written for Kaggle's 30 outputs: the config's schema resizes its head
     schema: 'ibug68',
     data: { train: 'train.csv', dev: 'dev.csv' },
     epochs: 2,
@@ -302,7 +289,7 @@ test('68 points end to end: fkd train (schema ibug68), evaluate with NME and a 6
 
 test('fkd serve\'s API with a 68-point ONNX model: 68 named keypoints per face, the model described with 68 points and colours', async (t) => {
   const dir = await tempDir(t);
-  const model = randomTorchModel(specForSchema(validateModelSpec(structuredClone(SMALL_30)), 'ibug68'), 3, { ...IBUG_METADATA });
+  const model = randomTorchModel(specForSchema(SMALL_SPEC, 'ibug68'), 3, { ...IBUG_METADATA });
   const file = join(dir, 'ibug68.onnx');
   await writeFile(file, exportOnnx(model.spec, model.native.getState(), { ...IBUG_METADATA }));
   const pipeline = await KeypointPipeline.load({ model: file, threads: 1 });

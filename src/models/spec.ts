@@ -185,16 +185,15 @@ export function namedSpec(name: string): ModelSpec | undefined {
   return spec === undefined ? undefined : validateModelSpec(structuredClone(spec));
 }
 
-/** The same spec for another keypoint count: the output width follows the schema. */
+/** The same spec for another output width: the head (a final dense layer, or conv + softArgmax) is resized; other heads are a SpecError. */
 export function withOutputs(spec: ModelSpec, outputs: number): ModelSpec {
   if (spec.outputs === outputs) return spec;
   const layers = structuredClone(spec.layers);
   const last = layers[layers.length - 1];
-  if (last.type === 'dense') last.units = outputs;
-  else if (last.type === 'softArgmax') {
-    const conv = layers[layers.length - 2];
-    if (conv?.type === 'conv') conv.filters = outputs / 2;
-  }
+  const beforeLast = layers[layers.length - 2];
+  if (last?.type === 'dense') last.units = outputs;
+  else if (last?.type === 'softArgmax' && beforeLast?.type === 'conv') beforeLast.filters = outputs / 2;
+  else throw new SpecError(`ends in a ${last?.type ?? 'missing'} layer; only a final dense layer or a conv + softArgmax head can be resized`);
   return { ...spec, outputs, layers };
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { InputError } from '../data/errors.js';
-import { namedSpec, namedSpecNames, validateModelSpec, withOutputs, type ModelSpec } from '../models/spec.js';
+import { SpecError, namedSpec, namedSpecNames, validateModelSpec, withOutputs, type ModelSpec } from '../models/spec.js';
 import { schemaByName, KNOWN_SCHEMAS } from '../schema/index.js';
 import { UsageError } from '../util/usage-error.js';
 
@@ -243,16 +243,17 @@ export function specForSchema(spec: ModelSpec, schemaName: string): ModelSpec {
   const schema = schemaByName(schemaName);
   const outputs = schema.points.length * 2;
   if (spec.outputs === outputs) return spec;
-  const layers = spec.layers;
-  const last = layers[layers.length - 1];
-  const headFits = last?.type === 'dense' || (last?.type === 'softArgmax' && layers[layers.length - 2]?.type === 'conv');
-  if (!headFits) {
+  let sized: ModelSpec;
+  try {
+    sized = withOutputs(spec, outputs);
+  } catch (err) {
+    if (!(err instanceof SpecError)) throw err;
+    const last = spec.layers[spec.layers.length - 1];
     throw new UsageError(
       `model "${spec.name ?? 'spec'}" predicts ${spec.outputs} values and ends in a ${last?.type ?? 'missing'} layer, so its head cannot be sized for schema ${schema.name} ` +
         `(${outputs} values): end the spec with a dense layer, or give a spec with "outputs": ${outputs}`,
     );
   }
-  const sized = withOutputs(spec, outputs);
   const about = `Head sized for ${schema.name}: ${outputs} outputs.`;
   return { ...sized, description: sized.description ? `${sized.description} ${about}` : about };
 }

@@ -8,14 +8,11 @@
 import * as ort from 'onnxruntime-web';
 import { BLAZEFACE_MODELS, type BlazeFaceModel, type BlazeFaceVariant } from '../../src/inference/detector/blazeface-model.js';
 import { FITTED_BOX_MAPPINGS, mapToProtocolBox } from '../../src/inference/detector/box-mapping.js';
-import { decodeAnchors, weightedNms, type GridOutput, type RawDetection } from '../../src/inference/detector/decode.js';
+import { MEDIAPIPE_IOU_THRESHOLD, decodeAnchors, weightedNms, type GridOutput, type RawDetection } from '../../src/inference/detector/decode.js';
 import { LANDMARK_ORDER, type DetectedFace, type FaceLandmarks } from '../../src/inference/detector/detected-face.js';
 import { mergeNetworkFaces } from '../../src/inference/detector/protocol-match.js';
 import type { DetectorDescription } from '../../src/serving/api-types.js';
 import type { Frame } from './frame.js';
-
-/** As in face-detector.ts: MediaPipe's IoU for merging one network's detections, and the two networks' "same face" overlap. */
-const IOU_THRESHOLD = 0.3;
 
 interface Letterbox {
   scaleX: number;
@@ -48,7 +45,7 @@ class BrowserBlazeFace {
       boxes: results[grid.boxesOutput].data as Float32Array,
     }));
     const candidates = decodeAnchors(outputs, n, this.model.defaultScoreThreshold);
-    return weightedNms(candidates, IOU_THRESHOLD).map((d) => toImageFace(d, transform, this.model.name));
+    return weightedNms(candidates, MEDIAPIPE_IOU_THRESHOLD).map((d) => toImageFace(d, transform, this.model.name));
   }
 
   /** letterbox.ts's geometry: longer side to the input side, centred, black padding, channels to [−1, 1]. */

@@ -11,7 +11,7 @@ export const IMAGE_ID_COLUMN = 'ImageId';
 export const PREDICTED_COLUMN = 'Predicted';
 
 /** Header of Kaggle's training.csv: 30 keypoint columns then Image. */
-export const TRAINING_HEADER: readonly string[] = [...KAGGLE_COORD_COLUMNS, IMAGE_COLUMN];
+export const TRAINING_HEADER: readonly string[] = trainingHeader(KAGGLE15);
 /** Header of Kaggle's test.csv. */
 export const TEST_HEADER: readonly string[] = [IMAGE_ID_COLUMN, IMAGE_COLUMN];
 

@@ -83,6 +83,9 @@ export function iouCentred(a: Pick<RawDetection, 'cx' | 'cy' | 'width' | 'height
  * mean (box and keypoints) carrying the best score. BlazeFace fires on several neighbouring
  * anchors per face; averaging them steadies the box more than keeping the single best.
  */
+/** MediaPipe's IoU above which one network's detections are merged into one face. */
+export const MEDIAPIPE_IOU_THRESHOLD = 0.3;
+
 export function weightedNms(detections: readonly RawDetection[], iouThreshold: number): RawDetection[] {
   const remaining = [...detections].sort((a, b) => b.score - a.score);
   const merged: RawDetection[] = [];

@@ -11,6 +11,7 @@ import type { RawImage } from '../../data/image.js';
 import { BLAZEFACE_MODELS, type BlazeFaceVariant } from './blazeface-model.js';
 import { BlazeFaceNetwork } from './blazeface-network.js';
 import { FITTED_BOX_MAPPINGS } from './box-mapping.js';
+import { MEDIAPIPE_IOU_THRESHOLD } from './decode.js';
 import type { DetectedFace } from './detected-face.js';
 import { mergeNetworkFaces } from './protocol-match.js';
 
@@ -44,7 +45,7 @@ export class FaceDetector {
     if (options.modelFile !== undefined && variants.length !== 1) {
       throw new RangeError(`FaceDetector: modelFile replaces one network; ${variants.length} variants given (${variants.join(', ')})`);
     }
-    const iouThreshold = options.iouThreshold ?? 0.3;
+    const iouThreshold = options.iouThreshold ?? MEDIAPIPE_IOU_THRESHOLD;
     const networks: BlazeFaceNetwork[] = [];
     try {
       for (const variant of variants) {
